@@ -1,0 +1,1 @@
+"""CSMAE core: BigEarthNet readers, preprocessing, geolocation and previews (no UI code)."""

@@ -1,0 +1,218 @@
+"""BigEarthNet GeoTIFF folders: one patch folder (v1 or v2), the v1 archives, the v2 (reBEN) tree.
+
+v1: `BigEarthNet-v1.0/<S2 name>/<S2 name>_<band>.tif` + `<S2 name>_labels_metadata.json`, and
+    `BigEarthNet-S1-v1.0/<S1 name>/<S1 name>_{VV,VH}.tif` + JSON naming `corresponding_s2_patch`.
+v2: `BigEarthNet-S2/<tile product>/<patch_id>/<patch_id>_<band>.tif`,
+    `BigEarthNet-S1/<S1 product>/<S1 name>/<S1 name>_{VV,VH}.tif` and metadata.parquet pairing them.
+Citation: Sumbul et al., BigEarthNet-MM (IEEE GRSM 2021); Clasen et al., reBEN (2024).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from csmae_core.bands import BANDS, MODEL_BANDS, STORED_BANDS
+from csmae_core.errors import DataNotFoundError, InputError
+from csmae_core.geo import footprint_from_labels_metadata, footprint_from_name, tile_of_name
+from csmae_core.io.archive import PairArchive
+from csmae_core.io.common import season_of_name, split_band_file_name
+from csmae_core.io.geotiff import read_band_file
+from csmae_core.labels import to_19
+from csmae_core.record import PatchPair, PatchRecord
+
+
+def find_band_files(folder: Path) -> tuple[str, dict[str, Path]]:
+    """Patch name and band -> file of the band GeoTIFFs in `folder` (all must share one name)."""
+    found: dict[str, Path] = {}
+    names = set()
+    for path in sorted(folder.iterdir()):
+        parsed = split_band_file_name(path.name) if path.is_file() else None
+        if parsed:
+            names.add(parsed[0])
+            found[parsed[1]] = path
+    if not found:
+        raise InputError(f"no BigEarthNet band GeoTIFFs (<name>_B02.tif, <name>_VV.tif, ...) in {folder}")
+    if len(names) > 1:
+        raise InputError(f"{folder} holds band files of more than one patch: {', '.join(sorted(names))}")
+    return names.pop(), found
+
+
+def sensor_of_bands(band_names: set[str]) -> str:
+    sensors = {BANDS[b].sensor for b in band_names if b in BANDS}
+    if len(sensors) != 1:
+        raise InputError(f"bands {sorted(band_names)} mix Sentinel-1 and Sentinel-2; give one sensor")
+    sensor = sensors.pop()
+    missing = [b for b in MODEL_BANDS[sensor] if b not in band_names]
+    if missing:
+        raise InputError(f"{sensor.upper()} patch lacks band(s) {', '.join(missing)}; "
+                         f"the model needs {', '.join(MODEL_BANDS[sensor])}")
+    return sensor
+
+
+def read_patch_folder(folder: str | Path, source: str = "BigEarthNet patch folder") -> PatchRecord:
+    """One v1 or v2 patch folder of band GeoTIFFs (+ labels_metadata.json when v1)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataNotFoundError(f"no patch folder at {folder}")
+    name, files = find_band_files(folder)
+    sensor = sensor_of_bands(set(files))
+    bands, footprint = {}, None
+    for band in STORED_BANDS[sensor]:
+        if band not in files:
+            continue
+        band_file = read_band_file(files[band])
+        expected = BANDS[band].native_pixels
+        if band_file.array.shape != (expected, expected):
+            raise InputError(f"{files[band].name} is {band_file.array.shape[1]}x{band_file.array.shape[0]}"
+                             f" pixels; a BigEarthNet {band} band is {expected}x{expected}")
+        bands[band] = band_file.array
+        footprint = footprint or band_file.footprint
+    record = PatchRecord(sensor=sensor, bands=bands, name=name, footprint=footprint, source=source)
+    metadata_file = folder / f"{name}_labels_metadata.json"
+    if metadata_file.is_file():
+        _apply_labels_metadata(record, metadata_file)
+    if record.footprint is None and tile_of_name(name):
+        record.footprint = footprint_from_name(name)
+    return record
+
+
+def _apply_labels_metadata(record: PatchRecord, path: Path) -> None:
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise InputError(f"{path.name} is not valid JSON ({error})") from error
+    if not isinstance(meta, dict):
+        raise InputError(f"{path.name} does not hold a JSON object")
+    if "labels" in meta:
+        record.labels_43 = list(meta["labels"])
+        record.labels = to_19(record.labels_43)
+    record.acquisition = meta.get("acquisition_time") or meta.get("acquisition_date")
+    if record.footprint is None and "coordinates" in meta:
+        record.footprint = footprint_from_labels_metadata(meta)
+    for key in ("corresponding_s2_patch", "scene_source", "tile_source"):
+        if key in meta:
+            record.meta[key] = meta[key]
+
+
+class BenV1Folders(PairArchive):
+    """BigEarthNet v1.0 S1 and S2 archives (folders of GeoTIFFs + JSON), paired via the S1 JSON."""
+
+    source = "BigEarthNet v1 folders"
+
+    def __init__(self, s1_root: str | Path, s2_root: str | Path, names_table: pd.DataFrame | None = None):
+        """names_table (optional): s1_name, s2_name, country, season (bigearthnet-common's CSV)."""
+        self.s1_root, self.s2_root = Path(s1_root), Path(s2_root)
+        for root, flag in ((self.s1_root, "S1"), (self.s2_root, "S2")):
+            if not root.is_dir():
+                raise DataNotFoundError(f"no BigEarthNet-{flag} v1 folder at {root}")
+        rows = []
+        for s1_dir in sorted(p for p in self.s1_root.iterdir() if p.is_dir()):
+            meta_file = s1_dir / f"{s1_dir.name}_labels_metadata.json"
+            if not meta_file.is_file():
+                continue
+            s2_name = json.loads(meta_file.read_text()).get("corresponding_s2_patch")
+            if s2_name and (self.s2_root / s2_name).is_dir():
+                rows.append({"pair_id": s2_name, "s1_name": s1_dir.name})
+        if not rows:
+            raise InputError(f"no S1 patch under {self.s1_root} has its S2 patch under {self.s2_root}")
+        self.table = _with_defaults(pd.DataFrame(rows), names_table)
+
+    def load_pair(self, row: pd.Series) -> PatchPair:
+        s1 = read_patch_folder(self.s1_root / row["s1_name"], self.source)
+        s2 = read_patch_folder(self.s2_root / row["pair_id"], self.source)
+        pair = PatchPair(s1=s1, s2=s2)
+        _attach_row_meta(pair, row)
+        return pair
+
+
+class BenV2Folders(PairArchive):
+    """BigEarthNet v2.0 (reBEN) GeoTIFF trees paired through metadata.parquet."""
+
+    source = "BigEarthNet v2 folders"
+
+    def __init__(self, root: str | Path, metadata: str | Path | pd.DataFrame | None = None,
+                 s1_root: str | Path | None = None, s2_root: str | Path | None = None,
+                 require_files: bool = True):
+        root = Path(root)
+        self.s1_root = Path(s1_root) if s1_root else root / "BigEarthNet-S1"
+        self.s2_root = Path(s2_root) if s2_root else root / "BigEarthNet-S2"
+        table = read_reben_metadata(metadata if metadata is not None else root / "metadata.parquet")
+        if require_files:
+            present = [(self._s2_dir(r.pair_id).is_dir() and self._s1_dir(r.s1_name).is_dir())
+                       for r in table.itertuples()]
+            table = table[present]
+            if table.empty:
+                raise InputError(f"none of the metadata's pairs has both folders under {self.s1_root} "
+                                 f"and {self.s2_root}; pass --s1-root/--s2-root")
+        self.table = table.reset_index(drop=True)
+
+    def _s2_dir(self, patch_id: str) -> Path:
+        return self.s2_root / patch_id.rsplit("_", 2)[0] / patch_id
+
+    def _s1_dir(self, s1_name: str) -> Path:
+        return self.s1_root / s1_name.rsplit("_", 3)[0] / s1_name
+
+    def load_pair(self, row: pd.Series) -> PatchPair:
+        pair = PatchPair(s1=read_patch_folder(self._s1_dir(row["s1_name"]), self.source),
+                         s2=read_patch_folder(self._s2_dir(row["pair_id"]), self.source))
+        _attach_row_meta(pair, row)
+        return pair
+
+
+REBEN_COLUMNS = ("patch_id", "labels", "split", "country", "s1_name", "s2v1_name",
+                 "contains_seasonal_snow", "contains_cloud_or_shadow")
+
+
+def read_reben_metadata(metadata: str | Path | pd.DataFrame,
+                        extra: str | Path | None = None) -> pd.DataFrame:
+    """reBEN metadata.parquet (optionally + the snow/cloud table) as an archive table."""
+    if isinstance(metadata, pd.DataFrame):
+        frame = metadata
+    else:
+        path = Path(metadata)
+        if not path.is_file():
+            raise DataNotFoundError(f"no reBEN metadata.parquet at {path}; pass --metadata")
+        try:
+            frame = pd.read_parquet(path)
+        except Exception as error:  # pyarrow raises many types for a non-parquet file
+            raise InputError(f"{path.name} is not a readable parquet file ({error})") from error
+        if extra is not None:
+            frame = pd.concat([frame, pd.read_parquet(extra)], ignore_index=True)
+    missing = [c for c in REBEN_COLUMNS if c not in frame.columns]
+    if missing:
+        raise InputError(f"metadata table lacks column(s) {', '.join(missing)}; "
+                         f"a reBEN metadata.parquet has {', '.join(REBEN_COLUMNS)}")
+    table = frame.rename(columns={"patch_id": "pair_id"}).copy()
+    table["labels"] = [list(labels) for labels in table["labels"]]
+    table["season"] = [season_of_name(name) for name in table["pair_id"]]
+    return table
+
+
+def _with_defaults(table: pd.DataFrame, names_table: pd.DataFrame | None) -> pd.DataFrame:
+    if names_table is not None:
+        extra = names_table.rename(columns={"s2_name": "pair_id"})[["pair_id", "country", "season"]]
+        table = table.merge(extra, on="pair_id", how="left")
+    for column in ("labels", "split", "country", "season", "contains_seasonal_snow",
+                   "contains_cloud_or_shadow"):
+        if column not in table:
+            table[column] = None
+    table["season"] = [s if isinstance(s, str) else season_of_name(n)
+                       for s, n in zip(table["season"], table["pair_id"])]
+    return table
+
+
+def _attach_row_meta(pair: PatchPair, row: pd.Series) -> None:
+    """Copy the archive table's facts (labels, split, country, ...) onto both records."""
+    meta: dict[str, Any] = {k: row[k] for k in ("split", "country", "season", "contains_seasonal_snow",
+                                                "contains_cloud_or_shadow") if k in row and row[k] is not None}
+    labels = row.get("labels")
+    for record in (pair.s1, pair.s2):
+        record.meta.update(meta)
+        record.meta["pair_id"] = pair.pair_id
+        if labels is not None and len(labels) > 0:
+            record.labels = to_19(labels)
+    pair.s1.meta["counterpart"] = pair.s2.name
+    pair.s2.meta["counterpart"] = pair.s1.name

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(__file__).resolve().parent / "data"
+DEMO = ROOT / "assets" / "demo"
+V1_S1 = DATA / "v1" / "BigEarthNet-S1-v1.0" / "S1A_IW_GRDH_1SDV_20170613T165043_33UUP_87_48"
+V1_S2 = DATA / "v1" / "BigEarthNet-v1.0" / "S2A_MSIL2A_20170613T101031_87_48"
+RICO_TIFFS = DATA / "rico-hdl" / "tiffs" / "BigEarthNet"
+RICO_S1_NAME = "S1A_IW_GRDH_1SDV_20170613T165043_33UUP_70_48"
+RICO_S2_NAME = "S2A_MSIL2A_20170613T101031_N9999_R022_T33UUP_75_43"
+
+
+@pytest.fixture(scope="session")
+def names_table() -> pd.DataFrame:
+    return pd.read_csv(DATA / "s1_s2_name_country_season.csv")
+
+
+@pytest.fixture(scope="session")
+def demo_archive():
+    from csmae_core.io.packed import PackedArchive
+
+    return PackedArchive(DEMO)
