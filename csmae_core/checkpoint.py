@@ -1,0 +1,308 @@
+"""Every CSMAE checkpoint format in, one plain-data format out.
+
+Accepted by `load_checkpoint` / `load_model`:
+  (a) a published checkpoint directory: `cfg.yaml` + `weights.ckpt` (a Lightning checkpoint);
+  (b) a Lightning checkpoint written by the published training code or by ours (`scripts/train.py`);
+  (c) the project's format: a `torch.save`d dict of plain data (tensors, str, numbers, lists, dicts)
+      that `torch.load(weights_only=True)` reads, with config, band table, normalisation, input
+      orientation, a content hash and a model card.
+Lightning checkpoints may pickle arbitrary objects (e.g. omegaconf configs): they are read with a
+restricted unpickler that rebuilds tensors and replaces every other global by an inert stand-in,
+so nothing from the file is executed.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import pickle
+import re
+import types
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+from csmae_core.bands import MODEL_BANDS, SENSORS, normalisation
+from csmae_core.config import SIZES, CSMAEConfig
+from csmae_core.errors import DataNotFoundError, InputError
+from csmae_core.model import CSMAE, CSMAEEncoder
+
+log = logging.getLogger(__name__)
+FORMAT = "csmae-retrieval-checkpoint"
+FORMAT_VERSION = 1
+_HEADS_BY_DIM = {dim: heads for dim, _, heads in SIZES.values()}
+
+
+class CheckpointError(InputError):
+    """A checkpoint that cannot be read or does not fit the model it describes."""
+
+
+# ---------------------------------------------------------------- safe reading of Lightning pickles
+class _Stand_in:  # noqa: N801 - shown in logs as the replaced global's stand-in
+    def __init__(self, *args, **kwargs):
+        self.args, self.kwargs = args, kwargs
+
+    def __setstate__(self, state):
+        self.state = state
+
+    def __setitem__(self, key, value):  # dict-like globals (e.g. DictConfig) get items set on them
+        self.__dict__.setdefault("items", {})[key] = value
+
+
+_ALLOWED = {
+    ("torch._utils", "_rebuild_tensor_v2"): torch._utils._rebuild_tensor_v2,
+    ("torch._utils", "_rebuild_parameter"): torch._utils._rebuild_parameter,
+    ("collections", "OrderedDict"): OrderedDict,
+    ("torch", "Size"): torch.Size,
+    ("builtins", "set"): set,
+    ("builtins", "frozenset"): frozenset,
+}
+
+
+class _CheckpointUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in _ALLOWED:
+            return _ALLOWED[(module, name)]
+        log.debug("checkpoint names %s.%s: replaced by an inert stand-in", module, name)
+        return type(name, (_Stand_in,), {"__module__": "stand_in." + module})
+
+
+_SAFE_PICKLE = types.SimpleNamespace(__name__="csmae_safe_pickle", Unpickler=_CheckpointUnpickler,
+                                     load=lambda f, **kw: _CheckpointUnpickler(f, **kw).load())
+
+
+def read_torch_file(path: Path) -> Any:
+    """torch.load with weights_only=True; Lightning files that pickle other objects go through the
+    restricted unpickler instead (never plain pickle)."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        pass
+    except (RuntimeError, EOFError, OSError, ValueError) as error:
+        raise CheckpointError(f"{path.name} is not a readable PyTorch checkpoint ({error})") from error
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False, pickle_module=_SAFE_PICKLE)
+    except Exception as error:  # corrupt files raise many types
+        raise CheckpointError(f"{path.name} is not a readable PyTorch checkpoint ({error})") from error
+
+
+# ---------------------------------------------------------------- the loaded checkpoint
+class Checkpoint:
+    """What every format is turned into: a config, encoder (and maybe decoder) weights, facts."""
+
+    def __init__(self, config: CSMAEConfig, encoder_state: dict, decoder_state: dict | None = None,
+                 transpose_input: bool = False, card: dict | None = None, source_format: str = ""):
+        self.config = config
+        self.encoder_state = encoder_state
+        self.decoder_state = decoder_state or {}
+        self.transpose_input = transpose_input
+        self.card = card or {}
+        self.source_format = source_format
+
+    @property
+    def content_hash(self) -> str:
+        return content_hash(self.encoder_state)
+
+    def build_encoder(self) -> CSMAEEncoder:
+        encoder = CSMAEEncoder(self.config)
+        strict_load(encoder, self.encoder_state, f"the {self.source_format} checkpoint's encoder")
+        return encoder.eval()
+
+    def build_model(self) -> CSMAE:
+        """Encoder + decoders (for training on); decoders stay freshly initialised if absent."""
+        model = CSMAE(self.config)
+        strict_load(model.backbone, self.encoder_state, f"the {self.source_format} checkpoint's encoder")
+        if self.decoder_state:
+            decoders = {k: v for k, v in model.state_dict().items() if not k.startswith("backbone.")}
+            strict_load(_Subset(model, decoders), self.decoder_state, "its decoders")
+        return model
+
+
+class _Subset:
+    """Lets strict_load check and load only the decoder part of a model's state_dict."""
+
+    def __init__(self, model: torch.nn.Module, expected: dict):
+        self.model, self.expected = model, expected
+
+    def state_dict(self):
+        return self.expected
+
+    def load_state_dict(self, state, strict=True):
+        self.model.load_state_dict(state, strict=False)
+
+
+def content_hash(state: dict[str, torch.Tensor]) -> str:
+    """sha256 of the weights (names, dtypes, shapes, bytes) in name order: identical weights, identical hash."""
+    digest = hashlib.sha256()
+    for name in sorted(state):
+        tensor = state[name].detach().cpu().contiguous()
+        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+        digest.update(tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+    return digest.hexdigest()
+
+
+def _listing(keys: list, limit: int = 8) -> str:
+    shown = ", ".join(map(str, keys[:limit]))
+    return shown + (f" (+{len(keys) - limit} more)" if len(keys) > limit else "")
+
+
+def strict_load(module, state: dict, what: str) -> None:
+    """Load every weight or fail naming the missing / unexpected keys and wrong shapes."""
+    expected = module.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    wrong = [f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(expected[k].shape)}"
+             for k in sorted(set(state) & set(expected)) if tuple(state[k].shape) != tuple(expected[k].shape)]
+    problems = [f"missing keys: {_listing(missing)}" if missing else "",
+                f"unexpected keys: {_listing(unexpected)}" if unexpected else "",
+                f"shape mismatches: {_listing(wrong, 4)}" if wrong else ""]
+    problems = [p for p in problems if p]
+    if problems:
+        raise CheckpointError(f"{what} does not fit the model it describes; " + "; ".join(problems))
+    module.load_state_dict(state, strict=True)
+
+
+# ---------------------------------------------------------------- reading the formats
+def split_state(state: dict[str, torch.Tensor]) -> tuple[dict, dict]:
+    """(encoder weights without `backbone.`, decoder weights) of a Lightning / full-model state_dict."""
+    state = {re.sub(r"^(model\.|module\.)", "", k): v for k, v in state.items()}
+    encoder = {k[len("backbone."):]: v for k, v in state.items() if k.startswith("backbone.")}
+    decoder = {k: v for k, v in state.items() if k.startswith(("decoder.", "decoder_s1_to_s2.", "decoder_s2_to_s1."))}
+    if not encoder:
+        raise CheckpointError("the checkpoint has no encoder weights (no `backbone.*` keys): "
+                              "not a CSMAE checkpoint")
+    return encoder, decoder
+
+
+def _block_count(state: dict, prefix: str) -> int:
+    indices = {int(m.group(1)) for k in state for m in [re.match(rf"{prefix}\.(\d+)\.", k)] if m}
+    return max(indices) + 1 if indices else 0
+
+
+def infer_config(encoder: dict, decoder: dict, yaml_kwargs: dict | None = None) -> CSMAEConfig:
+    """Architecture read off the weights; a cfg.yaml, when given, must agree with them."""
+    try:
+        dim = encoder["cls_token"].shape[-1]
+        patch = encoder["patch_embed.proj.weight"].shape[-1]
+        grid = round((encoder["pos_embed"].shape[1] - 1) ** 0.5)
+    except KeyError as error:
+        raise CheckpointError(f"the checkpoint's encoder lacks {error}") from error
+    if dim not in _HEADS_BY_DIM:
+        raise CheckpointError(f"unknown ViT width {dim}; known widths: {sorted(_HEADS_BY_DIM)}")
+    specific, shared = _block_count(encoder, "blocks_s1"), _block_count(encoder, "blocks")
+    first = "blocks.0" if shared else "blocks_s1.0"
+    mlp_ratio = encoder[f"{first}.mlp.fc1.weight"].shape[0] / dim
+    common_decoder = not any(k.startswith("decoder_s1_to_s2.") for k in decoder)
+    variant = ("ce" if specific == 0 else "se") + ("cd" if common_decoder else "sd")
+    prefix = "decoder." if common_decoder else "decoder_s1_to_s2."
+    decoder_dim = decoder[f"{prefix}decoder_embed.weight"].shape[0] if decoder else 512
+    values = dict(variant=variant, size=next(s for s, v in SIZES.items() if v[0] == dim),
+                  specific_depth=specific, shared_depth=shared, img_size=grid * patch, patch_size=patch,
+                  mlp_ratio=mlp_ratio, pool="avg" if "fc_norm.weight" in encoder else "cls",
+                  decoder_dim=decoder_dim, decoder_heads=max(1, decoder_dim // 32),
+                  decoder_depth=_block_count(decoder, prefix + "decoder_blocks") or 8)
+    if yaml_kwargs:
+        _check_yaml(values, yaml_kwargs)
+        values["masking"] = yaml_kwargs.get("masking_strategy", "random")
+    return CSMAEConfig(**values)
+
+
+def _check_yaml(values: dict, kwargs: dict) -> None:
+    pairs = {"multi_sensor_encoder_depth": "specific_depth", "cross_sensor_encoder_depth": "shared_depth",
+             "patch_size": "patch_size", "img_size": "img_size"}
+    for yaml_key, ours in pairs.items():
+        if yaml_key in kwargs and int(kwargs[yaml_key]) != values[ours]:
+            raise CheckpointError(f"cfg.yaml says {yaml_key}={kwargs[yaml_key]} but the weights hold "
+                                  f"{values[ours]}; the config does not belong to these weights")
+    pool = {"avg": "avg", "token": "cls"}.get(kwargs.get("global_pool", "avg"))
+    if pool != values["pool"]:
+        raise CheckpointError(f"cfg.yaml says global_pool={kwargs.get('global_pool')} but the weights "
+                              f"{'have' if values['pool'] == 'avg' else 'lack'} fc_norm")
+
+
+def _from_lightning(payload: Any, path: Path, yaml_kwargs: dict | None = None) -> Checkpoint:
+    if not isinstance(payload, dict) or "state_dict" not in payload:
+        raise CheckpointError(f"{path.name} has no `state_dict`: not a Lightning checkpoint")
+    encoder, decoder = split_state(payload["state_dict"])
+    ours = _plain(payload.get("hyper_parameters", {})).get("csmae_config")
+    if isinstance(ours, dict):  # written by our training script: config and facts are plain data
+        hparams = _plain(payload["hyper_parameters"])
+        return Checkpoint(CSMAEConfig.from_dict(ours), encoder, decoder,
+                          bool(hparams.get("transpose_input", False)), {"trained_with": "scripts/train.py"},
+                          "Lightning (ours)")
+    # The published code's data loader transposes H and W of every image: its weights expect it.
+    return Checkpoint(infer_config(encoder, decoder, yaml_kwargs), encoder, decoder, True,
+                      {"origin": f"published CSMAE checkpoint {path.name}"}, "published")
+
+
+def _plain(value: Any) -> Any:
+    return value if isinstance(value, dict) else {}
+
+
+def _from_published_dir(folder: Path) -> Checkpoint:
+    cfg_file, weights = folder / "cfg.yaml", folder / "weights.ckpt"
+    if not weights.is_file():
+        raise DataNotFoundError(f"{folder} has no weights.ckpt; a published checkpoint folder holds "
+                                "cfg.yaml and weights.ckpt")
+    kwargs = None
+    if cfg_file.is_file():
+        try:
+            kwargs = (yaml.safe_load(cfg_file.read_text()) or {}).get("kwargs", {})
+        except yaml.YAMLError as error:
+            raise CheckpointError(f"{cfg_file} is not valid YAML ({error})") from error
+    return _from_lightning(read_torch_file(weights), weights, kwargs)
+
+
+def _from_project(payload: dict, path: Path) -> Checkpoint:
+    version = payload.get("format_version")
+    if version != FORMAT_VERSION:
+        raise CheckpointError(f"{path.name} is format version {version}; this tool reads version {FORMAT_VERSION}")
+    for sensor in SENSORS:
+        if list(payload["bands"][sensor]) != list(MODEL_BANDS[sensor]):
+            raise CheckpointError(f"{path.name} expects {sensor.upper()} bands {payload['bands'][sensor]} but "
+                                  f"this tool feeds {list(MODEL_BANDS[sensor])}")
+    encoder, decoder = split_state(payload["state_dict"])
+    checkpoint = Checkpoint(CSMAEConfig.from_dict(payload["config"]), encoder, decoder,
+                            bool(payload["transpose_input"]), payload.get("card", {}), "project")
+    if payload.get("encoder_hash") and payload["encoder_hash"] != checkpoint.content_hash:
+        raise CheckpointError(f"{path.name}: the weights do not match their recorded hash; the file is "
+                              "corrupt or was altered")
+    return checkpoint
+
+
+def load_checkpoint(path: str | Path) -> Checkpoint:
+    """Any supported checkpoint (see module docstring) as a `Checkpoint`."""
+    path = Path(path)
+    if path.is_dir():
+        return _from_published_dir(path)
+    if not path.is_file():
+        raise DataNotFoundError(f"no checkpoint at {path}")
+    payload = read_torch_file(path)
+    if isinstance(payload, dict) and payload.get("format") == FORMAT:
+        return _from_project(payload, path)
+    return _from_lightning(payload, path)
+
+
+def save_checkpoint(checkpoint: Checkpoint, path: str | Path, include_decoders: bool = False) -> str:
+    """Write the project format (atomically: temp file + rename); returns the encoder hash."""
+    path = Path(path)
+    state = {f"backbone.{k}": v.detach().cpu().contiguous() for k, v in checkpoint.encoder_state.items()}
+    if include_decoders:
+        state.update({k: v.detach().cpu().contiguous() for k, v in checkpoint.decoder_state.items()})
+    payload = {
+        "format": FORMAT, "format_version": FORMAT_VERSION, "model": "csmae",
+        "config": checkpoint.config.to_dict(),
+        "bands": {s: list(MODEL_BANDS[s]) for s in SENSORS},
+        "normalisation": {s: dict(zip(("mean", "std"), map(list, normalisation(s)))) for s in SENSORS},
+        "transpose_input": checkpoint.transpose_input,
+        "encoder_hash": checkpoint.content_hash,
+        "card": checkpoint.card,
+        "state_dict": state,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".partial")
+    torch.save(payload, temporary)
+    temporary.replace(path)
+    return payload["encoder_hash"]

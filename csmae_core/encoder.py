@@ -1,0 +1,86 @@
+"""The retrieval encoder the app, scripts and tests use: `load_model(path).embed(x, sensor)`."""
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from csmae_core.bands import check_sensor, model_channels
+from csmae_core.checkpoint import Checkpoint, load_checkpoint
+from csmae_core.errors import InputError
+from csmae_core.model import CSMAEEncoder
+from csmae_core.preprocess import model_batch
+from csmae_core.record import PatchRecord
+
+
+def default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+class RetrievalEncoder(torch.nn.Module):
+    """A CSMAE encoder with the facts needed to feed it (orientation, hash, card).
+
+    `embed(x, sensor)`: x (N, C, 120, 120) float, normalised, in model band order and orientation ->
+    (N, D) float32, L2-normalised, on the encoder's device. Only `sensor`'s branch is computed.
+    `precision`: "fp32" or "bf16" (autocast; CPU and CUDA).
+    """
+
+    def __init__(self, backbone: CSMAEEncoder, checkpoint: Checkpoint, device: torch.device):
+        super().__init__()
+        self.backbone = backbone.to(device).eval()
+        self.config = checkpoint.config
+        self.transpose_input = checkpoint.transpose_input
+        self.content_hash = checkpoint.content_hash
+        self.card = checkpoint.card
+        self.device = device
+        self.precision = "fp32"
+
+    @property
+    def dim(self) -> int:
+        return self.config.embed_dim
+
+    def _autocast(self):
+        if self.precision == "bf16":
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def _check(self, x: torch.Tensor, sensor: str) -> torch.Tensor:
+        check_sensor(sensor)
+        size = self.config.img_size
+        if x.ndim != 4 or x.shape[1] != model_channels(sensor) or tuple(x.shape[-2:]) != (size, size):
+            raise InputError(f"{sensor.upper()} input must be (N, {model_channels(sensor)}, {size}, {size}), "
+                             f"got {tuple(x.shape)}")
+        return x.to(self.device, torch.float32, non_blocking=True)
+
+    @torch.inference_mode()
+    def embed(self, x: torch.Tensor, sensor: str) -> torch.Tensor:
+        x = self._check(x, sensor)
+        with self._autocast():
+            return self.backbone.embed(x, sensor).float()
+
+    @torch.inference_mode()
+    def embed_pair(self, x_s1: torch.Tensor, x_s2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x_s1, x_s2 = self._check(x_s1, "s1"), self._check(x_s2, "s2")
+        with self._autocast():
+            s1, s2 = self.backbone.embed_pair(x_s1, x_s2)
+        return s1.float(), s2.float()
+
+    def prepare(self, records: Sequence[PatchRecord], sensor: str) -> torch.Tensor:
+        """Records -> model input in this encoder's orientation."""
+        return model_batch(records, sensor, transpose=self.transpose_input)
+
+    def embed_records(self, records: Sequence[PatchRecord], sensor: str, batch_size: int = 64) -> np.ndarray:
+        """(N, D) float32 NumPy embeddings of records of one sensor."""
+        chunks = [self.embed(self.prepare(records[i:i + batch_size], sensor), sensor).cpu().numpy()
+                  for i in range(0, len(records), batch_size)]
+        return np.concatenate(chunks) if chunks else np.zeros((0, self.dim), dtype=np.float32)
+
+
+def load_model(path: str | Path, device: str | torch.device | None = None) -> RetrievalEncoder:
+    """Encoder from any supported checkpoint; CUDA when available unless `device` says otherwise."""
+    checkpoint = load_checkpoint(path)
+    device = torch.device(device) if device is not None else default_device()
+    return RetrievalEncoder(checkpoint.build_encoder(), checkpoint, device)
