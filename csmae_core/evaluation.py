@@ -18,7 +18,8 @@ import torch
 import torch.nn.functional as F
 
 from csmae_core.bands import MODEL_BANDS
-from csmae_core.metrics import counterpart_ranks, per_class_precision, rank_summary, retrieval_metrics
+from csmae_core.metrics import (average_precision, counterpart_ranks, per_class_precision, rank_summary,
+                                retrieval_metrics)
 
 DIRECTIONS = (("s1", "s1"), ("s2", "s2"), ("s1", "s2"), ("s2", "s1"))
 POOLED_GRID = 12
@@ -55,11 +56,23 @@ def evaluate_direction(query_emb: np.ndarray, archive_emb: np.ndarray, labels: n
         metrics = retrieval_metrics(query_labels, result_labels[:, :k], valid[:, :k])
         for name, value in metrics.items():
             result.setdefault(name, {})[str(k)] = value
-    result["per_class_precision"] = per_class_precision(query_labels, result_labels[:, :max(ks)],
-                                                        valid[:, :max(ks)]).tolist()
+    top = max(ks)
+    result["per_class_precision"] = per_class_precision(query_labels, result_labels[:, :top], valid[:, :top]).tolist()
+    result["label_confusion"] = label_confusion(query_labels, result_labels[:, :top], valid[:, :top]).tolist()
+    result["query_rows"] = query_rows.tolist()
+    result["per_query_ap"] = average_precision(query_labels, result_labels[:, :top], valid[:, :top]).round(4).tolist()
     result["queries"] = int(len(query_rows))
     result["archive"] = int(len(archive_rows))
     return result
+
+
+def label_confusion(query: np.ndarray, results: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """(C, C) counts: [m, e] = how often a result lacked the query's label m while carrying label e
+    (which labels are retrieved instead of the right ones)."""
+    query, results = np.asarray(query, bool), np.asarray(results, bool) & valid[..., None]
+    missing = query[:, None, :] & ~results & valid[..., None]
+    extra = results & ~query[:, None, :]
+    return np.einsum("qkm,qke->me", missing.astype(np.int64), extra.astype(np.int64))
 
 
 def evaluate_embeddings(embeddings: dict[str, np.ndarray], labels: np.ndarray, query_rows, archive_rows,

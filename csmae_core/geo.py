@@ -173,3 +173,19 @@ def haversine_km(lon1, lat1, lon2, lat2):
 def lonlat_to_utm(lon: float, lat: float, epsg: int) -> tuple[float, float]:
     x, y = _from_wgs84(epsg).transform(lon, lat)
     return float(x), float(y)
+
+
+def footprints_wgs84(epsg: np.ndarray, ulx: np.ndarray, uly: np.ndarray, lrx: np.ndarray,
+                     lry: np.ndarray) -> dict[str, np.ndarray]:
+    """Vectorised centroid (lon, lat) and bbox (west, south, east, north) of many UTM squares."""
+    out = {name: np.full(len(epsg), np.nan) for name in ("lon", "lat", "west", "south", "east", "north")}
+    for code in np.unique(epsg[epsg > 0]):
+        rows = epsg == code
+        transform = _to_wgs84(int(code)).transform
+        out["lon"][rows], out["lat"][rows] = transform((ulx[rows] + lrx[rows]) / 2, (uly[rows] + lry[rows]) / 2)
+        corners = [transform(x, y) for x, y in ((ulx[rows], uly[rows]), (lrx[rows], uly[rows]),
+                                                (ulx[rows], lry[rows]), (lrx[rows], lry[rows]))]
+        lons, lats = np.stack([c[0] for c in corners]), np.stack([c[1] for c in corners])
+        out["west"][rows], out["east"][rows] = lons.min(0), lons.max(0)
+        out["south"][rows], out["north"][rows] = lats.min(0), lats.max(0)
+    return out

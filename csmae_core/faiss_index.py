@@ -1,0 +1,111 @@
+"""FAISS indexes for unit-norm embeddings (inner product = cosine): exact, HNSW and IVF-PQ with an
+SQ8 re-rank, their search parameters, and recall@10 against exact search.
+
+Choices measured on this project's hardware (see scripts/bench_search.py): IVF-PQ alone tops out well
+below 0.98 recall@10 on realistic vectors; re-ranking its candidates with 8-bit scalar-quantised
+vectors restores it at about 1 byte per dimension.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+
+import faiss
+import numpy as np
+
+from csmae_core.errors import InputError
+
+log = logging.getLogger(__name__)
+INDEX_TYPES = ("flat", "hnsw", "ivfpq", "ivfpq_sq8")
+EXACT_LIMIT = 200_000  # "auto": exact search up to this many vectors per sensor
+
+
+@dataclass
+class IndexSpec:
+    kind: str = "flat"
+    hnsw_m: int = 32
+    ef_construction: int = 40
+    ef_search: int = 128
+    nlist: int = 4096
+    pq_m: int = 96
+    nprobe: int = 32
+    refine_factor: int = 8
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def choose_spec(kind: str, count: int, dim: int) -> IndexSpec:
+    """`auto` picks exact search for small archives and IVF-PQ + SQ8 re-rank for large ones."""
+    if kind == "auto":
+        kind = "flat" if count <= EXACT_LIMIT else "ivfpq_sq8"
+    if kind not in INDEX_TYPES:
+        raise InputError(f"index type {kind!r} is unknown; choose auto or one of {', '.join(INDEX_TYPES)}")
+    spec = IndexSpec(kind=kind)
+    if kind.startswith("ivfpq"):
+        spec.nlist = int(min(spec.nlist, max(1, count // 39)))  # FAISS wants >= 39 training points per list
+        spec.pq_m = next(m for m in (spec.pq_m, 64, 48, 32, 24, 16, 12, 8, 4, 2, 1) if dim % m == 0)
+    return spec
+
+
+def build_index(vectors: np.ndarray, spec: IndexSpec, train_sample: int = 200_000, seed: int = 0) -> faiss.Index:
+    """A trained, filled index over `vectors` (N, D) float32."""
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    dim = vectors.shape[1]
+    if spec.kind == "flat":
+        index = faiss.IndexFlatIP(dim)
+    elif spec.kind == "hnsw":
+        index = faiss.IndexHNSWFlat(dim, spec.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = spec.ef_construction
+    else:
+        quantizer = faiss.IndexFlatIP(dim)
+        index = faiss.IndexIVFPQ(quantizer, dim, spec.nlist, spec.pq_m, 8, faiss.METRIC_INNER_PRODUCT)
+        if spec.kind == "ivfpq_sq8":
+            index = faiss.IndexRefine(index, faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_8bit,
+                                                                        faiss.METRIC_INNER_PRODUCT))
+        rng = np.random.default_rng(seed)
+        sample = vectors if len(vectors) <= train_sample else vectors[rng.choice(len(vectors), train_sample, replace=False)]
+        index.train(sample)
+    index.add(vectors)
+    configure(index, spec)
+    return index
+
+
+def configure(index: faiss.Index, spec: IndexSpec) -> None:
+    """Apply query-time parameters (efSearch, nprobe, re-rank factor) to a built or loaded index."""
+    if spec.kind == "hnsw":
+        faiss.downcast_index(index).hnsw.efSearch = spec.ef_search
+    elif spec.kind == "ivfpq":
+        faiss.extract_index_ivf(index).nprobe = spec.nprobe
+    elif spec.kind == "ivfpq_sq8":
+        refine = faiss.downcast_index(index)
+        refine.k_factor = spec.refine_factor
+        faiss.extract_index_ivf(refine.base_index).nprobe = spec.nprobe
+
+
+def search_parameters(spec: IndexSpec, selector=None):
+    """Per-call parameters carrying an ID selector (filters) for the index kind."""
+    if selector is None:
+        return None
+    if spec.kind == "hnsw":
+        return faiss.SearchParametersHNSW(sel=selector, efSearch=spec.ef_search)
+    if spec.kind == "ivfpq":
+        return faiss.SearchParametersIVF(sel=selector, nprobe=spec.nprobe)
+    if spec.kind == "ivfpq_sq8":
+        return faiss.IndexRefineSearchParameters(
+            k_factor=spec.refine_factor, base_index_params=faiss.SearchParametersIVF(sel=selector, nprobe=spec.nprobe),
+            sel=selector)
+    return faiss.SearchParameters(sel=selector)
+
+
+def recall_at_k(index: faiss.Index, vectors: np.ndarray, queries: np.ndarray, k: int = 10) -> float:
+    """Share of the exact top-k found by `index` (same queries, exact inner product as truth)."""
+    exact = faiss.IndexFlatIP(vectors.shape[1])
+    exact.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    _, truth = exact.search(queries, k)
+    _, found = index.search(queries, k)
+    return float(np.mean([len(set(t) & set(f)) / k for t, f in zip(truth, found)]))
+
+
+def index_bytes(index: faiss.Index) -> int:
+    return int(faiss.serialize_index(index).nbytes)

@@ -1,0 +1,146 @@
+"""Throughput of `encoder.embed` against a straightforward reference, in one run.
+
+Reference: the same weights in an eager timm-based two-branch encoder (csmae_core.reference) that, like
+the published code, computes both sensors on every call. Ours: `RetrievalEncoder.embed` computes only the
+query's sensor; `embed_pair` runs the shared blocks once on the concatenated S1+S2 batch.
+Reported per (precision, batch): patches/s of S1 queries, S2 queries and pairs for ours and the reference,
+speed-up ratios, max |difference| of the embeddings (fp32 must be identical up to float error), and the
+achieved FLOP rate against a dense-matmul peak measured in the same run.
+
+    python scripts/bench_encoder.py                      # ViT-B SECD, batch 1 and 64, fp32 and bf16
+    python scripts/bench_encoder.py --variant cecd --batches 1 8 --repeats 5 --json out.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from csmae_core.checkpoint import Checkpoint, split_state  # noqa: E402
+from csmae_core.config import CSMAEConfig  # noqa: E402
+from csmae_core.encoder import RetrievalEncoder, default_device  # noqa: E402
+from csmae_core.model import CSMAE, encoder_flops  # noqa: E402
+from csmae_core.reference import PublishedLayoutEncoder  # noqa: E402
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--variant", default="secd", help="cecd, cesd, secd or sesd (default secd: 10 + 2 blocks)")
+    p.add_argument("--size", default="base", help="tiny, small, base or large (default base)")
+    p.add_argument("--batches", type=int, nargs="+", default=[1, 64], help="batch sizes")
+    p.add_argument("--precisions", nargs="+", default=["fp32", "bf16"], help="fp32 and/or bf16 (autocast)")
+    p.add_argument("--repeats", type=int, default=3, help="timed calls per measurement (median reported)")
+    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--json", type=Path, help="also write the results here")
+    return p.parse_args(argv)
+
+
+def timed(fn, repeats: int, device: torch.device) -> float:
+    """Median seconds of `fn()` after one warm-up call."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def matmul_peak(device: torch.device, dtype: torch.dtype, repeats: int) -> float:
+    """Dense matmul FLOP/s: the ceiling the encoder's FLOP rate is compared with."""
+    n = 2048 if device.type == "cpu" else 8192
+    a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
+    return 2 * n ** 3 / timed(lambda: a @ b, repeats, device)
+
+
+def build(cfg: CSMAEConfig, device: torch.device):
+    torch.manual_seed(0)
+    model = CSMAE(cfg).eval()
+    encoder_state, _ = split_state(model.state_dict())
+    ours = RetrievalEncoder(model.backbone, Checkpoint(cfg, encoder_state), device)
+    reference = PublishedLayoutEncoder(cfg.embed_dim, cfg.num_heads, cfg.specific_depth, cfg.shared_depth,
+                                       cfg.img_size, cfg.patch_size, cfg.mlp_ratio)
+    reference.load_state_dict(encoder_state, strict=True)
+    return ours, reference.to(device).eval()
+
+
+def measure(ours, reference, batch: int, precision: str, repeats: int, device: torch.device) -> dict:
+    cfg = ours.config
+    x_s1 = torch.randn(batch, 2, cfg.img_size, cfg.img_size, device=device)
+    x_s2 = torch.randn(batch, 10, cfg.img_size, cfg.img_size, device=device)
+    stacked = torch.cat([x_s2, x_s1], dim=1)
+    ours.precision = precision
+    autocast = (torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16"
+                else torch.autocast(device.type, enabled=False))
+
+    def run_reference():
+        with torch.inference_mode(), autocast:
+            return reference(stacked)
+
+    seconds = {"ours_s1": timed(lambda: ours.embed(x_s1, "s1"), repeats, device),
+               "ours_s2": timed(lambda: ours.embed(x_s2, "s2"), repeats, device),
+               "ours_pair": timed(lambda: ours.embed_pair(x_s1, x_s2), repeats, device),
+               "reference_call": timed(run_reference, repeats, device)}
+    expected = run_reference()
+    s1, s2 = ours.embed_pair(x_s1, x_s2)
+    difference = max((ours.embed(x_s1, "s1") - expected["s1"].float()).abs().max().item(),
+                     (s1 - expected["s1"].float()).abs().max().item(), (s2 - expected["s2"].float()).abs().max().item())
+    flops_pair = encoder_flops(cfg, "s1") + encoder_flops(cfg, "s2")
+    return {"batch": batch, "precision": precision, "seconds": seconds,
+            "patches_per_s": {k: batch / v for k, v in seconds.items()},
+            "speedup_s1_query": seconds["reference_call"] / seconds["ours_s1"],
+            "speedup_s2_query": seconds["reference_call"] / seconds["ours_s2"],
+            "speedup_pair": seconds["reference_call"] / seconds["ours_pair"],
+            "max_abs_difference": difference,
+            "achieved_flops_pair": batch * flops_pair / seconds["ours_pair"]}
+
+
+def print_table(results: list[dict], peaks: dict, header: str) -> None:
+    print(header)
+    print(f"{'prec':5} {'batch':>5} | {'S1 q/s':>8} {'S2 q/s':>8} {'pair/s':>8} {'ref pair/s':>10} | "
+          f"{'S1 x':>6} {'S2 x':>6} {'pair x':>6} | {'max|diff|':>9} | {'GFLOP/s':>8} {'% peak':>6}")
+    for r in results:
+        p = r["patches_per_s"]
+        rate = r["achieved_flops_pair"]
+        print(f"{r['precision']:5} {r['batch']:>5} | {p['ours_s1']:8.1f} {p['ours_s2']:8.1f} {p['ours_pair']:8.1f} "
+              f"{p['reference_call']:10.1f} | {r['speedup_s1_query']:6.2f} {r['speedup_s2_query']:6.2f} "
+              f"{r['speedup_pair']:6.2f} | {r['max_abs_difference']:9.1e} | {rate / 1e9:8.1f} "
+              f"{100 * rate / peaks[r['precision']]:6.1f}")
+    for precision, peak in peaks.items():
+        print(f"dense matmul peak ({precision}): {peak / 1e9:.1f} GFLOP/s")
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device) if args.device else default_device()
+    cfg = CSMAEConfig(variant=args.variant, size=args.size)
+    ours, reference = build(cfg, device)
+    dtypes = {"fp32": torch.float32, "bf16": torch.bfloat16}
+    peaks = {p: matmul_peak(device, dtypes[p], args.repeats) for p in args.precisions}
+    results = [measure(ours, reference, b, p, args.repeats, device) for p in args.precisions for b in args.batches]
+    header = (f"CSMAE-{cfg.variant.upper()} ViT-{args.size} ({cfg.specific_depth}+{cfg.shared_depth} blocks), "
+              f"{device} ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads), "
+              f"torch {torch.__version__}, median of {args.repeats}")
+    print_table(results, peaks, header)
+    if args.json:
+        args.json.write_text(json.dumps({"header": header, "peaks": peaks, "results": results}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

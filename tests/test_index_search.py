@@ -1,0 +1,194 @@
+"""Index bundles, search with filters and label comparison, evaluation script, on the real demo archive."""
+import json
+import shutil
+import sys
+
+import numpy as np
+import pytest
+
+from csmae_core.bundle import Bundle, BundleError
+from csmae_core.faiss_index import build_index as build_faiss_index, choose_spec, recall_at_k
+from csmae_core.search import Filters, Query, SearchEngine, compare_labels
+from tests.conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "scripts"))
+import build_index  # noqa: E402
+import evaluate  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    import train
+
+    out = tmp_path_factory.mktemp("model")
+    assert train.main(["--config", str(ROOT / "configs/demo.yaml"), "--out", str(out / "run"), "--max-steps", "3",
+                       "--split", "all", "--export", str(out / "m.pt"), "--set", "model.shared_depth=1",
+                       "--set", "model.specific_depth=1", "--accelerator", "cpu", "--devices", "1"]) == 0
+    return out / "m.pt"
+
+
+@pytest.fixture(scope="module")
+def bundle_path(tiny_model, tmp_path_factory):
+    out = tmp_path_factory.mktemp("bundles") / "demo"
+    assert build_index.main(["--model", str(tiny_model), "--out", str(out), "--accelerator", "cpu", "--devices", "1"]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def engine(bundle_path):
+    return SearchEngine(Bundle(bundle_path))
+
+
+def query_of(engine, row, sensor="s1", **kwargs):
+    table = engine.bundle.table
+    return Query(engine.bundle.embeddings[sensor][row], sensor, labels=table.at[row, "labels"],
+                 lonlat=(table.at[row, "lon"], table.at[row, "lat"]), pair_row=row, **kwargs)
+
+
+def test_bundle_round_trip(bundle_path, tiny_model):
+    import csmae_core
+
+    encoder = csmae_core.load_model(tiny_model, "cpu")
+    bundle = Bundle(bundle_path, expected_model_hash=encoder.content_hash)
+    assert len(bundle.table) == 60 and bundle.embeddings["s1"].shape == (60, 192)
+    assert bundle.manifest["counts"] == {"pairs": 60, "sensors": ["s1", "s2"]}
+    assert bundle.manifest["index"]["spec"]["kind"] == "flat"
+    assert np.allclose(np.linalg.norm(bundle.embeddings["s2"], axis=1), 1, atol=1e-5)
+    # the bundle's embeddings are the model's embeddings of the archive
+    from csmae_core.io.packed import PackedArchive
+
+    pair = PackedArchive(ROOT / "assets/demo")[7]
+    direct = encoder.embed_records([pair.s2], "s2")[0]
+    assert np.allclose(direct, bundle.embeddings["s2"][7], atol=1e-5)
+
+
+def test_bundle_of_another_model_is_refused(bundle_path):
+    with pytest.raises(BundleError, match="was built with model .* but the model in use is 000000000000"):
+        Bundle(bundle_path, expected_model_hash="0" * 64)
+
+
+def test_corrupt_bundle_file_is_detected(bundle_path, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(bundle_path, copy)
+    data = bytearray((copy / "embeddings_s1.npy").read_bytes())
+    data[-5] ^= 0xFF
+    (copy / "embeddings_s1.npy").write_bytes(bytes(data))
+    with pytest.raises(BundleError, match="does not match its manifest checksum"):
+        Bundle(copy)
+    (copy / "manifest.json").write_text("{")
+    with pytest.raises(BundleError, match="not valid JSON"):
+        Bundle(copy)
+
+
+def test_interrupted_build_leaves_the_previous_bundle(bundle_path, tiny_model, tmp_path, monkeypatch):
+    target = tmp_path / "bundle"
+    shutil.copytree(bundle_path, target)
+    before = (target / "manifest.json").read_text()
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(build_index, "build_indexes", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        build_index.main(["--model", str(tiny_model), "--out", str(target), "--accelerator", "cpu", "--devices", "1"])
+    assert (target / "manifest.json").read_text() == before
+    assert Bundle(target).manifest["model"]["content_hash"]
+    assert not list(tmp_path.glob(".bundle.partial-*"))
+    fresh = tmp_path / "never"
+    with pytest.raises(KeyboardInterrupt):
+        build_index.main(["--model", str(tiny_model), "--out", str(fresh), "--accelerator", "cpu", "--devices", "1"])
+    assert not fresh.exists()
+
+
+def test_search_returns_ranked_results_with_label_comparison(engine):
+    response = engine.search(query_of(engine, 5), k=7)
+    assert [r.rank for r in response.results] == list(range(1, 8))
+    scores = [r.score for r in response.results]
+    assert scores == sorted(scores, reverse=True)
+    assert {r.sensor for r in response.results} <= {"s1", "s2"}
+    assert all(r.row != 5 for r in response.results)  # own pair excluded by default
+    first = response.results[0]
+    assert set(first.shared) | set(first.extra) == set(first.labels)
+    assert response.metrics["k"] == 7 and 0 <= response.metrics["AP@k"] <= 1
+    assert 1 <= response.counterpart_rank <= 60
+    assert all(r.distance_km is not None for r in response.results)
+
+
+def test_counterpart_rank_matches_a_full_ranking(engine):
+    q = query_of(engine, 11, "s2")
+    scores = engine.bundle.embeddings["s1"] @ q.embedding
+    expected = int((scores > scores[11]).sum()) + 1
+    assert engine.search(q, k=3).counterpart_rank == expected
+
+
+def test_filters(engine):
+    q = query_of(engine, 0)
+    for filters, check in [
+        (Filters(splits=frozenset({"test"})), lambda r: engine.bundle.table.at[r.row, "split"] == "test"),
+        (Filters(countries=frozenset({"Portugal"})), lambda r: engine.bundle.table.at[r.row, "country"] == "Portugal"),
+        (Filters(seasons=frozenset({"Winter"})), lambda r: engine.bundle.table.at[r.row, "season"] == "Winter"),
+        (Filters(exclude_snow=True), lambda r: not engine.bundle.table.at[r.row, "contains_seasonal_snow"]),
+        (Filters(exclude_cloud=True), lambda r: not engine.bundle.table.at[r.row, "contains_cloud_or_shadow"]),
+        (Filters(min_distance_km=100), lambda r: r.distance_km >= 100),
+    ]:
+        results = engine.search(q, k=60, filters=filters).results
+        assert results and all(check(r) for r in results), filters
+    own = engine.search(q, k=120, filters=Filters(exclude_query_pair=False)).results
+    assert any(r.row == 0 for r in own) and len(own) == 120
+    assert engine.search(q, targets=["s2"], k=5).results[0].sensor == "s2"
+    nothing = engine.search(q, k=5, filters=Filters(countries=frozenset({"Atlantis"})))
+    assert nothing.results == [] and nothing.metrics is None
+
+
+def test_compare_labels_by_hand():
+    comparison = compare_labels(["Arable land", "Pastures"], ["Pastures", "Urban fabric", "Mixed forest"])
+    assert comparison["shared"] == ["Pastures"] and comparison["missing"] == ["Arable land"]
+    assert comparison["extra"] == ["Mixed forest", "Urban fabric"]
+    assert comparison["precision"] == pytest.approx(1 / 3) and comparison["recall"] == pytest.approx(0.5)
+    assert comparison["f1"] == pytest.approx(0.4)
+
+
+def test_query_without_labels_or_location(engine):
+    q = Query(engine.bundle.embeddings["s1"][3], "s1")
+    response = engine.search(q, k=4)
+    assert response.metrics is None and response.counterpart_rank is None
+    assert all(r.precision is None and r.distance_km is None for r in response.results)
+    with pytest.raises(ValueError, match="query embedding has 5 dimensions"):
+        engine.search(Query(np.ones(5, np.float32), "s1"))
+
+
+@pytest.mark.parametrize("kind", ["hnsw", "ivfpq", "ivfpq_sq8"])
+def test_approximate_indexes_and_recall(kind):
+    rng = np.random.default_rng(0)
+    centres = rng.standard_normal((20, 32))
+    vectors = centres[rng.integers(0, 20, 3000)] + 0.3 * rng.standard_normal((3000, 32))
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    spec = choose_spec(kind, len(vectors), 32)
+    index = build_faiss_index(vectors, spec)
+    recall = recall_at_k(index, vectors, vectors[:200], 10)
+    assert 0.3 < recall <= 1.0
+    assert choose_spec("auto", 10, 32).kind == "flat" and choose_spec("auto", 300_000, 768).kind == "ivfpq_sq8"
+    with pytest.raises(ValueError, match="choose auto or one of"):
+        choose_spec("lsh", 10, 32)
+
+
+def test_evaluate_script_writes_all_outputs(bundle_path, tiny_model, tmp_path, capsys):
+    out = tmp_path / "eval"
+    assert evaluate.main(["--bundle", str(bundle_path), "--model", str(tiny_model), "--queries", "validation,test",
+                          "--archive-split", "validation,test", "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert {"definitions", "command", "s1_s1", "s2_s2", "s1_s2", "s2_s1", "baselines", "models"} <= set(metrics)
+    for direction in ("s1_s2", "s2_s1"):
+        assert {"counterpart_mrr", "counterpart_at_1"} <= set(metrics[direction])
+    assert set(metrics["s1_s1"]["precision"]) == {"10", "5"}
+    assert set(metrics["baselines"]) == {"random", "band_statistics", "pixel_correlation"}
+    assert set(metrics["baselines"]["pixel_correlation"]) == {"s1_s2", "s2_s1"}
+    assert metrics["protocol"]["query_count"] == 36
+    # the same model twice (bundle and --model) gives the same numbers
+    models = list(metrics["models"].values())
+    assert models[0]["directions"]["s1_s2"]["counterpart_mrr"] == pytest.approx(
+        models[1]["directions"]["s1_s2"]["counterpart_mrr"], abs=1e-6)
+    for name in ("metrics.csv", "precision_at_k.png", "counterpart_ranks.png", "per_class_precision.png"):
+        assert (out / name).stat().st_size > 0
+    assert "pixel_correlation" in capsys.readouterr().out
+    assert evaluate.main(["--bundle", str(bundle_path), "--queries", "nope", "--out", str(out)]) == 2
