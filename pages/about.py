@@ -1,0 +1,4 @@
+import streamlit as st
+
+st.title("about")
+st.info("Coming soon.")

@@ -1,0 +1,178 @@
+"""Shared UI plumbing of the pages: the model/bundle catalogue, cached heavy objects (loaded once per
+server), offline Leaflet maps, previews as images, session-state keys. No business logic here: that is
+csmae_core's."""
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import folium
+import numpy as np
+import streamlit as st
+from PIL import Image
+
+from csmae_core.bundle import Bundle
+from csmae_core.encoder import RetrievalEncoder, load_model
+from csmae_core.errors import CsmaeError, DataNotFoundError
+from csmae_core.io.detect import open_archive
+from csmae_core.search import SearchEngine
+
+ROOT = Path(__file__).resolve().parents[1]
+ASSETS = ROOT / "assets"
+STATIC = "/app/static"  # Streamlit static serving of ROOT/static (server.enableStaticServing)
+
+# session-state keys
+KEY_ENTRY = "catalogue_entry"
+KEY_QUERY = "query"
+KEY_RESPONSE = "response"
+
+
+def catalogue_path() -> Path:
+    """assets/catalogue.json, or the file named by CSMAE_CATALOGUE (e.g. a full-scale bundle)."""
+    return Path(os.environ.get("CSMAE_CATALOGUE", ASSETS / "catalogue.json"))
+
+
+@st.cache_data
+def load_catalogue(path: str) -> list[dict]:
+    catalogue = Path(path)
+    try:
+        entries = json.loads(catalogue.read_text())["entries"]
+    except FileNotFoundError as error:
+        raise DataNotFoundError(f"no catalogue at {catalogue}; set CSMAE_CATALOGUE or restore assets/catalogue.json") from error
+    except (ValueError, KeyError) as error:
+        raise CsmaeError(f"{catalogue} is not a valid catalogue ({error})") from error
+    base = catalogue.parent
+    for entry in entries:
+        for key in ("model", "bundle", "archive", "evaluation", "card"):
+            if entry.get(key):
+                entry[key] = str((base / entry[key]).resolve())
+    return entries
+
+
+@dataclass
+class Backend:
+    """Everything a page needs for one catalogue entry, built once per server."""
+
+    entry: dict
+    encoder: RetrievalEncoder | None
+    bundle: Bundle
+    engine: SearchEngine
+    archive: object | None  # a PairArchive with pixels, or None for metadata-only bundles
+
+    @property
+    def name(self) -> str:
+        return self.entry["name"]
+
+
+@st.cache_resource(show_spinner="Loading model and index ...")
+def load_backend(entry_json: str) -> Backend:
+    entry = json.loads(entry_json)
+    encoder = load_model(entry["model"]) if entry.get("model") else None
+    bundle = Bundle(entry["bundle"], expected_model_hash=encoder.content_hash if encoder else None,
+                    verify=entry.get("verify", True))
+    archive = open_archive(entry["archive"]) if entry.get("archive") else None
+    if archive is not None and len(archive) != len(bundle.table):
+        raise CsmaeError(f"the archive {entry['archive']} holds {len(archive)} pairs but the bundle {len(bundle.table)}")
+    return Backend(entry, encoder, bundle, SearchEngine(bundle), archive)
+
+
+def current_backend() -> Backend | None:
+    """The backend of the entry chosen in the sidebar; shows a clear error and returns None on failure."""
+    try:
+        entries = load_catalogue(str(catalogue_path()))
+    except CsmaeError as error:
+        st.error(f"The model catalogue could not be read: {error}")
+        return None
+    names = [e["name"] for e in entries]
+    if st.session_state.get(KEY_ENTRY) not in names:
+        st.session_state[KEY_ENTRY] = names[0]
+    st.sidebar.selectbox("Model", names, key=KEY_ENTRY, help="each model comes with its own index bundle")
+    entry = entries[names.index(st.session_state[KEY_ENTRY])]
+    try:
+        backend = load_backend(json.dumps(entry, sort_keys=True))
+    except CsmaeError as error:
+        st.error(f"The model or its index could not be loaded: {error}")
+        return None
+    render_sidebar(backend)
+    return backend
+
+
+def render_sidebar(backend: Backend) -> None:
+    manifest = backend.bundle.manifest
+    cfg = manifest["model"]["config"]
+    device = backend.encoder.device if backend.encoder else "no model (search by archive patch only)"
+    st.sidebar.caption(
+        f"**Model** {cfg['variant'].upper()} ViT {cfg['embed_dim']}-d, {cfg['specific_depth']}+{cfg['shared_depth']} "
+        f"blocks · hash `{backend.bundle.model_hash[:12]}`  \n"
+        f"**Bundle** {manifest['name']} · {manifest['counts']['pairs']:,} pairs × 2 sensors · "
+        f"{manifest['index']['spec']['kind']} index  \n**Device** {device}")
+
+
+# ---------------------------------------------------------------- images
+def png_bytes(image: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def data_url(image: np.ndarray) -> str:
+    return "data:image/png;base64," + base64.b64encode(png_bytes(image)).decode()
+
+
+# ---------------------------------------------------------------- maps that work offline
+def offline_map(location=(50.0, 15.0), zoom_start: int = 4, base_layers: bool = True, **kwargs) -> folium.Map:
+    """A folium map whose Leaflet JS/CSS come from this server, with no base tiles by default (the patch
+    overlays give the picture); OpenStreetMap / satellite layers can be switched on when online."""
+    fmap = folium.Map(location=location, zoom_start=zoom_start, tiles=None, control_scale=True, **kwargs)
+    fmap.default_js = [("leaflet", f"{STATIC}/leaflet/leaflet.js")]
+    fmap.default_css = [("leaflet_css", f"{STATIC}/leaflet/leaflet.css")]
+    fmap.get_root().header.add_child(folium.Element(
+        f"<script>if (window.L) {{ L.Icon.Default.imagePath = '{STATIC}/leaflet/images/'; }}</script>"))
+    if base_layers:
+        folium.TileLayer("OpenStreetMap", name="OpenStreetMap (online)", show=False).add_to(fmap)
+        folium.TileLayer("https://server.arcgisonline.com/ArcGIS/rest/services/World_Imagery/MapServer/tile/{z}/{y}/{x}",
+                         attr="Esri World Imagery", name="Satellite (online)", show=False).add_to(fmap)
+    return fmap
+
+
+def local_marker_cluster(**kwargs):
+    from folium.plugins import MarkerCluster
+
+    cluster = MarkerCluster(**kwargs)
+    cluster.default_js = [("markerclusterjs", f"{STATIC}/leaflet.markercluster/leaflet.markercluster.js")]
+    cluster.default_css = [("markerclustercss", f"{STATIC}/leaflet.markercluster/MarkerCluster.css"),
+                           ("markerclusterdefaultcss", f"{STATIC}/leaflet.markercluster/MarkerCluster.Default.css")]
+    return cluster
+
+
+# ---------------------------------------------------------------- the current query
+@dataclass
+class QuerySpec:
+    """What the search page searches with; stored in st.session_state[KEY_QUERY].
+    kind "archive": bundle row `row`, image of `sensor`; kind "upload": `record` (a PatchRecord)."""
+
+    kind: str
+    sensor: str
+    row: int | None = None
+    record: object | None = None
+
+
+def set_archive_query(row: int, sensor: str) -> None:
+    """Make archive pair `row` (its `sensor` image) the query, e.g. from another page before
+    st.switch_page("pages/search.py")."""
+    st.session_state[KEY_QUERY] = QuerySpec("archive", sensor, int(row))
+    st.session_state.pop(KEY_RESPONSE, None)
+
+
+def pair_images(backend: Backend, row: int) -> dict[str, np.ndarray] | None:
+    """S1 and S2 previews (uint8 RGB) of archive pair `row`, or None for a metadata-only bundle."""
+    from csmae_core.preview import preview
+
+    if backend.archive is None:
+        return None
+    pair = backend.archive[int(row)]
+    return {sensor: preview(sensor, pair.record(sensor).bands) for sensor in ("s1", "s2")}

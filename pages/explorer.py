@@ -1,0 +1,4 @@
+import streamlit as st
+
+st.title("explorer")
+st.info("Coming soon.")
