@@ -5,7 +5,7 @@ VENV   ?= .venv
 PYTHON := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run test
+.PHONY: setup run test browser
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PYTHON) || python3 -m venv $(VENV)
@@ -18,5 +18,12 @@ setup: $(STAMP)
 run: $(STAMP)
 	$(VENV)/bin/streamlit run app.py
 
-test: $(STAMP)
+# The end-to-end tests drive Debian's Chromium (never a downloaded browser).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; } \
+	  || echo "could not install chromium (not root?): the e2e tests will say so"
+
+test: $(STAMP) browser
 	$(PYTHON) -m pytest

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-st.set_page_config(page_title="CSMAE retrieval", page_icon="🛰️", layout="wide")
+st.set_page_config(page_title="CSMAE retrieval", page_icon=":material/satellite_alt:", layout="wide")
 
+# The page menu is drawn by pages/common.py (st.page_link), so that a direct link to a page on a fresh
+# server (which Streamlit serves from pages/ without running this file) looks and works the same.
 navigation = st.navigation([
-    st.Page("pages/search.py", title="Search", icon="🔎", default=True, url_path="search"),
-    st.Page("pages/explorer.py", title="Archive explorer", icon="🗺️", url_path="explorer"),
-    st.Page("pages/evaluation.py", title="Evaluation", icon="📊", url_path="evaluation"),
-    st.Page("pages/about.py", title="About", icon="ℹ️", url_path="about"),
-])
+    st.Page("pages/search.py", title="Search", icon=":material/search:", default=True, url_path="search"),
+    st.Page("pages/explorer.py", title="Archive explorer", icon=":material/map:", url_path="explorer"),
+    st.Page("pages/evaluation.py", title="Evaluation", icon=":material/analytics:", url_path="evaluation"),
+    st.Page("pages/about.py", title="About", icon=":material/info:", url_path="about"),
+], position="hidden")
 navigation.run()

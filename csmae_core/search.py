@@ -205,3 +205,13 @@ class SearchEngine:
         metrics = retrieval_metrics(q, r)
         return {"P@k": metrics["precision"], "R@k": metrics["recall"], "F1@k": metrics["f1"],
                 "AP@k": float(average_precision(q, r)[0]), "k": len(results)}
+
+
+def row_footprint(table, row: int):
+    """The UTM footprint of bundle row `row` (None when its location is unknown)."""
+    from csmae_core.geo import Footprint
+
+    epsg = table.at[row, "epsg"]
+    if not epsg or not np.isfinite(table.at[row, "ulx"]):
+        return None
+    return Footprint(int(epsg), *(float(table.at[row, c]) for c in ("ulx", "uly", "lrx", "lry")))

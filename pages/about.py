@@ -1,4 +1,153 @@
+"""About page: the model card, the bundle manifest, the data licence and attribution, and how to index
+your own archive (the exact commands of scripts/)."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
 import streamlit as st
 
-st.title("about")
-st.info("Coming soon.")
+from pages.common import ASSETS, Backend, current_backend
+
+DATA_README = ASSETS / "demo" / "README.md"
+LICENCE_FALLBACK = """BigEarthNet is published under the Community Data License Agreement – Permissive, Version 1.0
+(CDLA-Permissive-1.0). Contains modified Copernicus Sentinel data (2017-2018).
+
+Cite: G. Sumbul et al., "BigEarthNet-MM: A Large-Scale, Multimodal, Multilabel Benchmark Archive for Remote
+Sensing Image Classification and Retrieval", IEEE Geoscience and Remote Sensing Magazine (GRSM), 2021;
+K. N. Clasen et al., "reBEN: Refined BigEarthNet Dataset for Remote Sensing Image Analysis", 2024."""
+
+TRAIN = ("python scripts/train.py --config configs/csmae_secd.yaml --archive PATH "
+         "--metadata PATH/metadata.parquet --out runs/secd --export models/secd.pt")
+CONVERT = "python scripts/convert_checkpoint.py PUBLISHED_DIR models/published.pt"
+BUILD = ("python scripts/build_index.py --model models/secd.pt --archive PATH "
+         "--metadata PATH/metadata.parquet --out bundles/mine")
+EVALUATE = "python scripts/evaluate.py --bundle bundles/mine --out evaluation/mine"
+RUN_APP = "CSMAE_CATALOGUE=$PWD/catalogue.json streamlit run app.py"
+EXAMPLE_CATALOGUE = {"entries": [{"name": "mine", "encoder_family": "csmae", "model": "models/secd.pt",
+                                  "bundle": "bundles/mine", "archive": "PATH", "evaluation": "evaluation/mine",
+                                  "card": "models/secd.md"}]}
+
+
+# ---------------------------------------------------------------- model card
+def card_markdown(card: dict) -> str:
+    """A model card in markdown from a checkpoint's card dict (any field may be absent)."""
+    model = card.get("model") or {}
+    data = card.get("data") or {}
+    lines = [f"- **Variant**: {str(card.get('variant', model.get('variant', '?'))).upper()}"]
+    if model:
+        lines.append(f"- **Size**: {model.get('size', '?')} · embedding dimension {model.get('embed_dim', '?')} · "
+                     f"depth {model.get('depth', '?')} ({model.get('specific_depth', '?')} sensor-specific + "
+                     f"{model.get('shared_depth', '?')} shared blocks) · {model.get('num_heads', '?')} heads · "
+                     f"patch {model.get('patch_size', '?')} px on {model.get('img_size', '?')} px inputs")
+    if data:
+        used = "labels used" if data.get("labels_used") else "labels never used (self-supervised)"
+        lines.append(f"- **Training data**: archive `{data.get('archive', '?')}`, split `{data.get('split', '?')}`, "
+                     f"{data.get('pairs', '?')} pairs; {used}")
+    if "epochs" in card or "steps" in card:
+        lines.append(f"- **Training**: {card.get('epochs', '?')} epochs, {card.get('steps', '?')} steps, "
+                     f"precision {card.get('precision', '?')}, wall time {card.get('wall_time_s', '?')} s")
+    if card.get("final_losses"):
+        losses = ", ".join(f"{k} {v}" for k, v in card["final_losses"].items())
+        lines.append(f"- **Final losses**: {losses}")
+    if card.get("origin"):
+        lines.append(f"- **Origin**: {card['origin']}")
+    return "\n".join(lines)
+
+
+def show_model_card(backend: Backend) -> None:
+    st.header("Model card")
+    encoder, manifest_model = backend.encoder, backend.bundle.manifest.get("model", {})
+    card_path = Path(backend.entry["card"]) if backend.entry.get("card") else None
+    card = encoder.card if encoder is not None else manifest_model.get("card", {})
+    if card_path is not None and card_path.is_file():
+        st.markdown(card_path.read_text())
+    elif card:
+        st.markdown(card_markdown(card))
+        if card.get("command"):
+            st.markdown("**Training command**")
+            st.code(card["command"], language="bash", wrap_lines=True)
+    else:
+        st.info("This model carries no card.")
+    if encoder is None:
+        st.caption("No model file is loaded for this entry: the facts come from the bundle manifest.")
+    content_hash = encoder.content_hash if encoder is not None else backend.bundle.model_hash
+    transposed = encoder.transpose_input if encoder is not None else manifest_model.get("transpose_input")
+    model_file = f"  \n**Model file** `{backend.entry['model']}`" if backend.entry.get("model") else ""
+    st.markdown(f"**Checkpoint content hash** `{content_hash}`  \n**Input transposed** (published orientation): "
+                f"{'yes' if transposed else 'no' if transposed is not None else 'unknown'}{model_file}")
+
+
+# ---------------------------------------------------------------- bundle manifest
+def show_manifest(backend: Backend) -> None:
+    st.header("Index bundle")
+    manifest = backend.bundle.manifest
+    counts, index = manifest.get("counts", {}), manifest.get("index", {})
+    spec, recall = index.get("spec", {}), index.get("recall_at_10") or {}
+    recall_text = ", ".join(f"{s.upper()} {v:.3f}" for s, v in recall.items() if v is not None) or "exact (no loss)"
+    cols = st.columns(4)
+    cols[0].metric("Pairs", f"{counts.get('pairs', len(backend.bundle.table)):,}")
+    cols[1].metric("Sensors", " + ".join(s.upper() for s in counts.get("sensors", [])))
+    cols[2].metric("Dimension", str(manifest.get("dim", "?")))
+    cols[3].metric("Index", str(spec.get("kind", "?")))
+    st.markdown(f"- **Name**: {manifest.get('name', '?')} · encoder family `{manifest.get('encoder_family', '?')}`\n"
+                f"- **Created**: {manifest.get('created', '?')} · embeddings {manifest.get('precision', '?')}\n"
+                f"- **Index recall@10 against exact search**: {recall_text}\n"
+                f"- **Archive**: {manifest.get('archive', {}).get('path', '?')} "
+                f"({manifest.get('archive', {}).get('source', '?')})\n"
+                f"- **Folder**: `{backend.bundle.path}`")
+    with st.expander("Full manifest (JSON)"):
+        st.json(manifest, expanded=False)
+
+
+# ---------------------------------------------------------------- licence
+def licence_text(readme: Path = DATA_README) -> str:
+    """The 'Licence and attribution' section of the demo archive's README, or the standard text."""
+    try:
+        text = readme.read_text()
+    except OSError:
+        return LICENCE_FALLBACK
+    match = re.search(r"^##\s+Licen[cs]e.*?$\n(.*?)(?=^#{1,2}\s|\Z)", text, flags=re.M | re.S)
+    section = match.group(1).strip() if match else ""
+    return re.sub(r"\s*\bCite:\s*", "\n\n**Cite**: ", section) if section else LICENCE_FALLBACK
+
+
+def show_licence() -> None:
+    st.header("Data licence and attribution")
+    st.markdown(licence_text())
+    st.caption("Licence text: assets/demo/LICENSE-CDLA-Permissive-1.0.txt. The model and index were built from "
+               "BigEarthNet; retrieval results show modified Copernicus Sentinel data.")
+
+
+# ---------------------------------------------------------------- your own archive
+def show_own_archive() -> None:
+    st.header("Index your own archive")
+    st.markdown("PATH is a BigEarthNet archive folder (a v2 tree, a rico-hdl or encoder LMDB, or a packed "
+                "archive); `PATH/metadata.parquet` is reBEN's metadata. Every command has `--help`.")
+    st.markdown("**1. Train a model** (self-supervised; CPU, one GPU or many with `--accelerator`/`--devices`) "
+                "— or convert a published CSMAE checkpoint instead:")
+    st.code(f"{TRAIN}\n# or\n{CONVERT}", language="bash", wrap_lines=True)
+    st.markdown("**2. Embed the archive and build the index bundle**:")
+    st.code(BUILD, language="bash", wrap_lines=True)
+    st.markdown("**3. Evaluate it** (the numbers of the Evaluation page):")
+    st.code(EVALUATE, language="bash")
+    st.markdown("**4. Point the app at it**: write a catalogue (paths relative to the catalogue file) like "
+                "`assets/catalogue.json` and name it in the environment variable `CSMAE_CATALOGUE`:")
+    st.code(json.dumps(EXAMPLE_CATALOGUE, indent=2), language="json")
+    st.code(RUN_APP, language="bash")
+
+
+def main() -> None:
+    st.title("About")
+    st.caption("Sensor-agnostic image retrieval in BigEarthNet Sentinel-1 / Sentinel-2 archives with CSMAE.")
+    backend = current_backend()
+    if backend is not None:
+        show_model_card(backend)
+        show_manifest(backend)
+    show_licence()
+    show_own_archive()
+
+
+if __name__ == "__main__":
+    main()

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import folium
 import numpy as np
+from branca.element import MacroElement
+from jinja2 import Template
 import streamlit as st
 from PIL import Image
 
@@ -80,8 +82,22 @@ def load_backend(entry_json: str) -> Backend:
     return Backend(entry, encoder, bundle, SearchEngine(bundle), archive)
 
 
+PAGES = (("pages/search.py", "Search", ":material/search:"), ("pages/explorer.py", "Archive explorer", ":material/map:"),
+         ("pages/evaluation.py", "Evaluation", ":material/analytics:"), ("pages/about.py", "About", ":material/info:"))
+
+
+def page_menu() -> None:
+    """Page config and the sidebar menu, the same whichever way the page was reached."""
+    st.set_page_config(page_title="CSMAE retrieval", page_icon=":material/satellite_alt:", layout="wide")
+    with st.sidebar:
+        for path, label, icon in PAGES:
+            st.page_link(path, label=label, icon=icon)
+        st.divider()
+
+
 def current_backend() -> Backend | None:
     """The backend of the entry chosen in the sidebar; shows a clear error and returns None on failure."""
+    page_menu()
     try:
         entries = load_catalogue(str(catalogue_path()))
     except CsmaeError as error:
@@ -124,14 +140,41 @@ def data_url(image: np.ndarray) -> str:
 
 
 # ---------------------------------------------------------------- maps that work offline
+class OfflineBasemap(MacroElement):
+    """Country outlines served by this server, drawn in a pane under every overlay: geographic context
+    with no internet (the base tile layers need it)."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        (function (map) {
+            map.getContainer().style.background = "#d9e6f2";
+            var pane = map.createPane("basemap");
+            pane.style.zIndex = 150;
+            pane.style.pointerEvents = "none";
+            fetch("{{ this.url }}").then(function (r) { return r.json(); }).then(function (data) {
+                L.geoJSON(data, {pane: "basemap", interactive: false,
+                    style: {color: "#9aa3ad", weight: 0.7, fillColor: "#f3f1ea", fillOpacity: 1}}).addTo(map);
+            });
+        })({{ this._parent.get_name() }});
+        {% endmacro %}
+    """)
+
+    def __init__(self):
+        super().__init__()
+        self._name = "OfflineBasemap"
+        self.url = f"{STATIC}/basemap/countries-50m.geojson"
+
+
 def offline_map(location=(50.0, 15.0), zoom_start: int = 4, base_layers: bool = True, **kwargs) -> folium.Map:
     """A folium map whose Leaflet JS/CSS come from this server, with no base tiles by default (the patch
     overlays give the picture); OpenStreetMap / satellite layers can be switched on when online."""
     fmap = folium.Map(location=location, zoom_start=zoom_start, tiles=None, control_scale=True, **kwargs)
-    fmap.default_js = [("leaflet", f"{STATIC}/leaflet/leaflet.js")]
+    # folium's popups call jQuery; bootstrap and awesome-markers are not used here
+    fmap.default_js = [("leaflet", f"{STATIC}/leaflet/leaflet.js"), ("jquery", f"{STATIC}/jquery/jquery.min.js")]
     fmap.default_css = [("leaflet_css", f"{STATIC}/leaflet/leaflet.css")]
     fmap.get_root().header.add_child(folium.Element(
         f"<script>if (window.L) {{ L.Icon.Default.imagePath = '{STATIC}/leaflet/images/'; }}</script>"))
+    OfflineBasemap().add_to(fmap)
     if base_layers:
         folium.TileLayer("OpenStreetMap", name="OpenStreetMap (online)", show=False).add_to(fmap)
         folium.TileLayer("https://server.arcgisonline.com/ArcGIS/rest/services/World_Imagery/MapServer/tile/{z}/{y}/{x}",
@@ -176,3 +219,24 @@ def pair_images(backend: Backend, row: int) -> dict[str, np.ndarray] | None:
         return None
     pair = backend.archive[int(row)]
     return {sensor: preview(sensor, pair.record(sensor).bands) for sensor in ("s1", "s2")}
+
+
+# ---------------------------------------------------------------- label chips
+CHIP_COLOURS = {"shared": ("#1b7f3b", "#e3f4e8"), "missing": ("#b42318", "#fdecea"),
+                "extra": ("#b54708", "#fff4e5"), "plain": ("#344054", "#f2f4f7")}
+
+
+def label_chips(shared=(), missing=(), extra=(), plain=()) -> str:
+    """HTML chips: shared (green), missing = query label the result lacks (red), extra = result label
+    the query lacks (orange), plain (grey, no comparison). Label text is escaped."""
+    import html
+
+    chips = []
+    for kind, labels in (("shared", shared), ("missing", missing), ("extra", extra), ("plain", plain)):
+        colour, background = CHIP_COLOURS[kind]
+        sign = {"shared": "✓ ", "missing": "− ", "extra": "+ ", "plain": ""}[kind]
+        for label in labels:
+            chips.append(f'<span class="chip chip-{kind}" title="{kind}" style="display:inline-block;margin:1px 2px;'
+                         f'padding:0 6px;border-radius:9px;font-size:0.72rem;color:{colour};background:{background};'
+                         f'border:1px solid {colour}33">{sign}{html.escape(label)}</span>')
+    return "".join(chips)

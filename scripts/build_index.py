@@ -65,6 +65,14 @@ def build_indexes(workdir: Path, sensors, kind: str) -> dict:
     return report
 
 
+def card_summary(card: dict) -> dict:
+    """The model card without the (long) list of training pair ids."""
+    summary = dict(card)
+    if isinstance(summary.get("data"), dict):
+        summary["data"] = {k: v for k, v in summary["data"].items() if k != "pair_ids"}
+    return summary
+
+
 def run(args) -> int:
     from csmae_core.bundle import TABLE, bundle_table, new_workdir, write_bundle
     from csmae_core.embedding import embed_archive
@@ -88,7 +96,7 @@ def run(args) -> int:
             "encoder_family": "csmae",
             "model": {"content_hash": encoder.content_hash, "file": args.model.name,
                       "config": encoder.config.to_dict(), "transpose_input": encoder.transpose_input,
-                      "card": {k: v for k, v in encoder.card.items() if k != "data"}},
+                      "card": card_summary(encoder.card)},
             "archive": {"path": str(args.archive), "source": archive.source},
             "counts": {"pairs": len(archive), "sensors": ["s1", "s2"]},
             "dim": encoder.dim, "precision": args.precision,

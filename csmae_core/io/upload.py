@@ -133,6 +133,24 @@ def upload_raster_size(path: str | Path) -> tuple[int, int]:
         return grid.width, grid.height
 
 
+def upload_overview(path: str | Path, max_side: int = 400) -> np.ndarray | None:
+    """Downsampled preview (uint8 RGB) of a whole multi-band GeoTIFF, for picking the 120x120 window;
+    None for zips and band-file sets. The image spans the same area as `upload_raster_size`'s grid."""
+    (file,) = _check_files(path)
+    if _is_zip(file) or _is_single_band_file(file):
+        return None
+    from csmae_core.preview import preview
+
+    with _open_raster(file) as dataset:
+        names = _band_names(dataset, file.name, [])
+        sensor = UPLOAD_DEFAULT_ORDER[dataset.count][0]
+        wanted = ("B04", "B03", "B02") if sensor == "s2" else ("VV", "VH")
+        scale = max(dataset.width, dataset.height) / max_side
+        shape = (max(1, int(dataset.height / max(scale, 1))), max(1, int(dataset.width / max(scale, 1))))
+        bands = {name: dataset.read(names.index(name) + 1, out_shape=shape).astype(np.float32) for name in wanted}
+    return preview(sensor, bands)
+
+
 # ------------------------------------------------------------------------------------- file checks
 
 

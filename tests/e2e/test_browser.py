@@ -1,0 +1,76 @@
+"""End to end in a real browser: upload a real GeoTIFF set, see results on a map and in a gallery, click
+the map to query, check offline maps; screenshots land in test-output/e2e/."""
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from tests.conftest import V1_S2
+from tests.e2e.conftest import OUTPUT
+
+pytestmark = pytest.mark.e2e
+RESULTS = re.compile(r"\d+ most similar patches")
+
+
+def results_frame(page):
+    """The results map's iframe."""
+    return page.locator(".st-key-results_map_box iframe").content_frame
+
+
+def wait_for_results(page, timeout=60_000):
+    page.get_by_text(RESULTS).wait_for(timeout=timeout)
+    page.locator(".chip").first.wait_for(timeout=timeout)
+
+
+def assert_map_rendered(page, minimum_overlays: int):
+    frame = results_frame(page)
+    frame.locator(".leaflet-container").wait_for(timeout=30_000)
+    frame.locator("img.leaflet-image-layer").nth(minimum_overlays - 1).wait_for(state="attached", timeout=30_000)
+    loaded = frame.locator("img.leaflet-image-layer").evaluate_all(
+        "images => images.filter(i => i.complete && i.naturalWidth > 0).length")
+    assert loaded >= minimum_overlays
+
+
+def test_upload_a_real_geotiff_set_and_see_results(page, app_url):
+    page.goto(app_url)
+    page.get_by_text("Upload a patch, click the map").wait_for(timeout=60_000)
+    files = sorted(str(p) for p in V1_S2.glob("*.tif"))
+    started = time.perf_counter()
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(files)
+    wait_for_results(page)
+    assert_map_rendered(page, minimum_overlays=10)
+    latency = time.perf_counter() - started
+    assert page.locator(".result-card").count() == 10
+    assert page.locator(".chip").count() >= 10
+    page.screenshot(path=str(OUTPUT / "upload-results.png"), full_page=True)
+    print(f"\nupload -> results rendered (map overlays loaded): {latency * 1000:.0f} ms")
+    assert not [e for e in page.errors if "$" in e or "L is not defined" in e], page.errors
+
+
+def test_click_the_map_to_query(page, app_url):
+    page.goto(app_url)
+    page.get_by_text("Upload a patch, click the map").wait_for(timeout=60_000)
+    page.get_by_role("tab", name="Pick on the map").click()
+    frame = page.locator(".st-key-query_map_box iframe").content_frame
+    marker = frame.locator("path.leaflet-interactive").first
+    marker.wait_for(timeout=30_000)
+    started = time.perf_counter()
+    marker.click(force=True)
+    wait_for_results(page)
+    assert_map_rendered(page, minimum_overlays=10)
+    latency = time.perf_counter() - started
+    assert page.get_by_text("Counterpart rank").count() >= 1
+    page.screenshot(path=str(OUTPUT / "map-click-results.png"), full_page=True)
+    print(f"\nmap click -> results rendered: {latency * 1000:.0f} ms")
+
+
+def test_shared_link_restores_the_query_and_maps_work_offline(page, app_url):
+    page.goto(f"{app_url}/?pair=S2A_MSIL2A_20170613T101031_87_48&sensor=s1&k=5&targets=s2")
+    wait_for_results(page)
+    assert page.get_by_text("5 most similar patches").count() == 1
+    assert "S1A_IW_GRDH_1SDV_20170613T165043_33UUP_87_48" in page.content()
+    assert_map_rendered(page, minimum_overlays=5)
+    assert all(not url.startswith("https://server.arcgisonline") for url in page.blocked_requests)
+    page.screenshot(path=str(OUTPUT / "shared-link.png"), full_page=True)
