@@ -2,9 +2,12 @@
 pages/common.py's cached loaders; all logic lives in csmae_core."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
-st.set_page_config(page_title="CSMAE retrieval", page_icon=":material/satellite_alt:", layout="wide")
+st.set_page_config(page_title="CSMAE retrieval", page_icon=str(Path(__file__).parent / "assets" / "icon.png"),
+                   layout="wide")
 
 # The page menu is drawn by pages/common.py (st.page_link), so that a direct link to a page on a fresh
 # server (which Streamlit serves from pages/ without running this file) looks and works the same.

@@ -30,6 +30,7 @@ KEY_TARGETS, KEY_K = "targets", "k"
 KEY_SPLITS, KEY_COUNTRIES, KEY_SEASONS = "filter_splits", "filter_countries", "filter_seasons"
 KEY_SNOW, KEY_CLOUD, KEY_OWN, KEY_RADIUS = "filter_snow", "filter_cloud", "filter_own", "filter_radius"
 KEY_UPLOAD_LABELS, KEY_URL_APPLIED, KEY_EMBEDDING = "upload_labels", "url_applied", "query_embedding"
+KEY_SOURCE = "query_source"
 MAX_MAP_POINTS = 3000
 SENSOR_OPTIONS = {"Sentinel-2 (optical)": "s2", "Sentinel-1 (radar)": "s1"}
 
@@ -187,18 +188,23 @@ def table_tab(backend: Backend) -> None:
             set_archive_query(int(choice), picked_sensor())
 
 
+QUERY_SOURCES = ("Upload", "Pick on the map", "Archive table", "Random example")
+
+
 def query_input(backend: Backend) -> None:
-    st.radio("Query image of an archive pair", list(SENSOR_OPTIONS), horizontal=True, key=KEY_PICK_SENSOR)
-    upload, on_map, in_table, random = st.tabs(["Upload", "Pick on the map", "Archive table", "Random example"])
-    with upload:
+    # A segmented choice rather than tabs: only the chosen input is built and sent to the browser.
+    source = st.segmented_control("Query from", QUERY_SOURCES, default=QUERY_SOURCES[0], key=KEY_SOURCE) \
+        or QUERY_SOURCES[0]
+    if source != "Upload":
+        st.radio("Image of the archive pair", list(SENSOR_OPTIONS), horizontal=True, key=KEY_PICK_SENSOR)
+    if source == "Upload":
         upload_tab(backend)
-    with on_map:
+    elif source == "Pick on the map":
         map_tab(backend)
-    with in_table:
+    elif source == "Archive table":
         table_tab(backend)
-    with random:
-        if st.button("Random example", key="random_example"):
-            set_archive_query(int(np.random.default_rng().integers(len(backend.bundle.table))), picked_sensor())
+    elif st.button("Random example", key="random_example"):
+        set_archive_query(int(np.random.default_rng().integers(len(backend.bundle.table))), picked_sensor())
 
 
 # ---------------------------------------------------------------- the query

@@ -28,6 +28,7 @@ def test_home_page_invites_a_query_and_shows_the_backend():
 
 def test_random_example_searches_both_sensors():
     at = app().run()
+    at.segmented_control(key="query_source").set_value("Random example").run()
     at.button(key="random_example").click().run()
     assert not at.exception and results_heading(at) == ["10 most similar patches"]
     metrics = {m.label: m.value for m in at.metric}
@@ -37,6 +38,7 @@ def test_random_example_searches_both_sensors():
 
 def test_archive_table_pick_k_and_filters():
     at = app().run()
+    at.segmented_control(key="query_source").set_value("Archive table").run()
     at.radio(key="pick_sensor").set_value("Sentinel-1 (radar)").run()
     at.selectbox(key="table_pick").set_value(3).run()
     assert not at.exception
@@ -56,6 +58,7 @@ def test_archive_table_pick_k_and_filters():
 
 def test_filters_that_exclude_everything_say_so():
     at = app().run()
+    at.segmented_control(key="query_source").set_value("Archive table").run()
     at.selectbox(key="table_pick").set_value(0).run()
     at.number_input(key="filter_radius").set_value(5000.0).run()
     assert not at.exception

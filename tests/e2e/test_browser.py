@@ -52,7 +52,7 @@ def test_upload_a_real_geotiff_set_and_see_results(page, app_url):
 def test_click_the_map_to_query(page, app_url):
     page.goto(app_url)
     page.get_by_text("Upload a patch, click the map").wait_for(timeout=60_000)
-    page.get_by_role("tab", name="Pick on the map").click()
+    page.get_by_text("Pick on the map", exact=True).click()
     frame = page.locator(".st-key-query_map_box iframe").content_frame
     marker = frame.locator("path.leaflet-interactive").first
     marker.wait_for(timeout=30_000)

@@ -1,0 +1,275 @@
+"""The archive explorer: csmae_core.aggregate on tiny generated tables, its speed on 550k synthetic
+points, optionally the real reBEN metadata (REBEN_METADATA=/path/to/metadata.parquet), and the page."""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from csmae_core.aggregate import (cell_size, data_bounds, filter_rows, fit_view, grid_cells, in_bounds, label_counts,
+                                  label_matrix, nearest_row, viewport_points)
+from csmae_core.labels import LABELS_19
+from tests.conftest import ROOT
+
+ARABLE, FOREST, WATER = "Arable land", "Coniferous forest", "Marine waters"
+
+
+@pytest.fixture()
+def tiny() -> pd.DataFrame:
+    return pd.DataFrame({
+        "pair_id": [f"p{i}" for i in range(6)],
+        "labels": [[ARABLE], [FOREST, WATER], [], [ARABLE, FOREST], ["not a BigEarthNet class"], [WATER]],
+        "country": ["Austria", "Finland", "Austria", "Portugal", None, "Finland"],
+        "season": ["Summer", "Winter", "Summer", "Spring", "Fall", "Summer"],
+        "split": ["train", "test", "validation", "train", "train", "test"],
+        "lon": [10.0, 10.5, 11.0, 25.0, np.nan, -8.0],
+        "lat": [47.0, 47.2, 47.1, 61.0, np.nan, 40.0],
+    })
+
+
+def synthetic_points(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Europe-like clusters of points (patches come in dense tiles)."""
+    rng = np.random.default_rng(seed)
+    centres = rng.uniform((-9.0, 37.0), (31.0, 68.0), size=(200, 2))
+    which = rng.integers(0, len(centres), n)
+    points = centres[which] + rng.normal(0.0, 0.3, size=(n, 2))
+    return points[:, 0], points[:, 1]
+
+
+# ---------------------------------------------------------------- filters and label statistics
+def test_label_matrix_marks_the_19_classes_and_ignores_others(tiny):
+    matrix = label_matrix(tiny["labels"])
+    assert matrix.shape == (6, 19) and matrix.dtype == bool
+    assert matrix[1, LABELS_19.index(FOREST)] and matrix[1, LABELS_19.index(WATER)]
+    assert matrix.sum(axis=1).tolist() == [1, 2, 0, 2, 0, 1]
+
+
+def test_filters_combine_and_empty_means_all(tiny):
+    assert filter_rows(tiny).all()
+    assert filter_rows(tiny, labels=[], countries=[], seasons=None).all()
+    assert filter_rows(tiny, countries=["Austria"]).tolist() == [True, False, True, False, False, False]
+    assert filter_rows(tiny, countries=["Austria"], seasons=["Summer"], splits=["train"]).tolist() == \
+        [True, False, False, False, False, False]
+    # labels: ANY of the chosen ones
+    assert np.flatnonzero(filter_rows(tiny, labels=[ARABLE, WATER])).tolist() == [0, 1, 3, 5]
+    assert np.flatnonzero(filter_rows(tiny, labels=[ARABLE], splits=["train"])).tolist() == [0, 3]
+    assert not filter_rows(tiny, labels=["no such label"]).any()
+    matrix = label_matrix(tiny["labels"])
+    assert (filter_rows(tiny, labels=[FOREST], matrix=matrix) == filter_rows(tiny, labels=[FOREST])).all()
+
+
+def test_label_counts_follow_the_mask_in_labels_19_order(tiny):
+    counts = label_counts(tiny, np.ones(6, bool))
+    assert list(counts.index) == list(LABELS_19)
+    assert counts[ARABLE] == 2 and counts[FOREST] == 2 and counts[WATER] == 2 and counts.sum() == 6
+    finland = label_counts(tiny, filter_rows(tiny, countries=["Finland"]))
+    assert finland[WATER] == 2 and finland[FOREST] == 1 and finland[ARABLE] == 0
+    assert label_counts(tiny, np.zeros(6, bool)).sum() == 0
+
+
+# ---------------------------------------------------------------- viewport: points or cells
+def test_viewport_returns_rows_in_view_when_few(tiny):
+    lon, lat = tiny["lon"].to_numpy(), tiny["lat"].to_numpy()
+    shown = viewport_points(lon, lat, None, (9.0, 46.0, 12.0, 48.0), zoom=8)
+    assert shown["mode"] == "points" and shown["rows"].tolist() == [0, 1, 2] and shown["n_in_view"] == 3
+    assert shown["cells"].empty
+    masked = viewport_points(lon, lat, filter_rows(tiny, labels=[ARABLE]), (9.0, 46.0, 12.0, 48.0), zoom=8)
+    assert masked["rows"].tolist() == [0]
+    # the whole world (None), NaN coordinates never shown
+    assert viewport_points(lon, lat, None, None, zoom=2)["rows"].tolist() == [0, 1, 2, 3, 5]
+
+
+def test_viewport_switches_to_cells_whose_counts_sum_to_the_points_in_view():
+    lon, lat = synthetic_points(20_000, seed=1)
+    bounds = (0.0, 40.0, 20.0, 60.0)
+    inside = (lon >= 0) & (lon <= 20) & (lat >= 40) & (lat <= 60)
+    few = viewport_points(lon, lat, None, bounds, zoom=5, max_points=int(inside.sum()))
+    assert few["mode"] == "points" and few["n_in_view"] == inside.sum()
+    many = viewport_points(lon, lat, None, bounds, zoom=5, max_points=int(inside.sum()) - 1)
+    assert many["mode"] == "cells" and len(many["rows"]) == 0
+    cells = many["cells"]
+    assert cells["count"].sum() == many["n_in_view"] == inside.sum()
+    size = cell_size(5)
+    assert size == pytest.approx(360 / 2 ** 5 / 4) and many["cell_size"] == size
+    assert np.allclose(cells["east"] - cells["west"], size) and np.allclose(cells["north"] - cells["south"], size)
+    # each cell's mean position lies inside the cell; cells are distinct
+    assert ((cells["lon"] >= cells["west"]) & (cells["lon"] < cells["east"])).all()
+    assert ((cells["lat"] >= cells["south"]) & (cells["lat"] < cells["north"])).all()
+    assert not cells.duplicated(["west", "south"]).any()
+    # finer zoom, more cells, same total
+    finer = viewport_points(lon, lat, None, bounds, zoom=8, max_points=10)
+    assert len(finer["cells"]) > len(cells) and finer["cells"]["count"].sum() == inside.sum()
+
+
+def test_grid_cells_by_hand():
+    cells = grid_cells(np.array([0.1, 0.2, 1.5, -0.5]), np.array([0.1, 0.9, 0.5, 0.5]), size=1.0)
+    cells = cells.sort_values("west").reset_index(drop=True)
+    assert cells["count"].tolist() == [1, 2, 1]
+    assert cells["west"].tolist() == [-1.0, 0.0, 1.0] and cells["south"].tolist() == [0.0, 0.0, 0.0]
+    assert cells.loc[1, "lon"] == pytest.approx(0.15) and cells.loc[1, "lat"] == pytest.approx(0.5)
+    assert grid_cells(np.zeros(0), np.zeros(0), 1.0).empty
+
+
+def test_bounds_edges_wrapping_and_antimeridian():
+    lon = np.array([-179.5, 179.5, 0.0, 10.0, 10.0, np.nan])
+    lat = np.array([0.0, 0.0, 0.0, 5.0, 5.0001, 1.0])
+    inside, _ = in_bounds(lon, lat, (0.0, 0.0, 10.0, 5.0))
+    assert inside.tolist() == [False, False, True, True, False, False]  # edges included
+    across, shifted = in_bounds(lon, lat, (170.0, -10.0, 190.0, 10.0))  # Leaflet after panning east
+    assert across.tolist() == [True, True, False, False, False, False]
+    assert shifted[0] == pytest.approx(180.5)
+    assert in_bounds(lon, lat, (170.0, -10.0, -170.0, 10.0))[0].tolist() == across.tolist()
+    assert in_bounds(lon, lat, (-540.0, -90.0, 540.0, 90.0))[0].sum() == 5
+    assert in_bounds(lon, lat, (0.0, 5.0, 10.0, 0.0))[0][2]  # south/north swapped
+    # cells across the antimeridian: the point at -179.5 is counted east of 180, next to its neighbour
+    cells = viewport_points(lon, lat, None, (170.0, -10.0, 190.0, 10.0), zoom=6, max_points=1)["cells"]
+    assert cells["count"].tolist() == [1, 1] and sorted(cells["lon"]) == [179.5, 180.5]
+
+
+def test_view_fitting_and_nearest_patch():
+    lon, lat = np.array([10.0, 12.0, np.nan]), np.array([45.0, 47.0, 50.0])
+    assert data_bounds(lon, lat) == (10.0, 45.0, 12.0, 47.0)
+    assert data_bounds(lon, lat, np.array([False, False, True])) is None
+    centre_lat, centre_lon, zoom = fit_view((10.0, 45.0, 12.0, 47.0), 900, 560)
+    assert (centre_lat, centre_lon) == (46.0, 11.0) and 6 <= zoom <= 8
+    assert fit_view((-10.0, 35.0, 35.0, 70.0))[2] < zoom
+    assert fit_view((11.0, 46.0, 11.0, 46.0))[2] == 14  # one point: capped
+    assert nearest_row(lon, lat, np.array([0, 1]), 11.9, 46.8) == 1
+    assert nearest_row(lon, lat, np.array([0]), 11.9, 46.8) == 0
+    assert nearest_row(lon, lat, np.array([], dtype=int), 11.9, 46.8) is None
+
+
+def test_aggregation_of_550k_points_is_fast():
+    lon, lat = synthetic_points(550_000)
+    mask = np.random.default_rng(2).random(len(lon)) < 0.8
+    viewport_points(lon, lat, mask, (-10.0, 35.0, 35.0, 70.0), zoom=4)  # warm-up
+    timings = {}
+    for zoom, bounds in ((3, None), (4, (-10.0, 35.0, 35.0, 70.0)), (7, (5.0, 45.0, 15.0, 52.0))):
+        start = time.perf_counter()
+        shown = viewport_points(lon, lat, mask, bounds, zoom=zoom)
+        timings[zoom] = time.perf_counter() - start
+        assert shown["mode"] == "cells" and shown["cells"]["count"].sum() == shown["n_in_view"]
+        assert len(shown["cells"]) < 5000
+    assert max(timings.values()) < 1.0, timings  # ~20-50 ms on a laptop core; lenient for loaded machines
+
+
+# ---------------------------------------------------------------- the real reBEN metadata (optional)
+REBEN = os.environ.get("REBEN_METADATA")
+needs_reben = pytest.mark.skipif(not REBEN or not Path(REBEN).is_file(),
+                                 reason="set REBEN_METADATA to a reBEN metadata.parquet to run")
+
+
+@pytest.fixture(scope="module")
+def reben_table() -> pd.DataFrame:
+    from csmae_core.bundle import bundle_table
+    from csmae_core.io.folders import read_reben_metadata
+
+    return bundle_table(read_reben_metadata(REBEN))
+
+
+@needs_reben
+def test_filters_and_aggregation_on_the_whole_reben_metadata(reben_table):
+    table = reben_table
+    assert len(table) > 400_000 and table["lon"].notna().all()
+    matrix = label_matrix(table["labels"])
+    assert label_counts(table, None, matrix).sum() == matrix.sum() and matrix.any(axis=1).all()
+    austria = filter_rows(table, countries=["Austria"], matrix=matrix)
+    arable = filter_rows(table, labels=[ARABLE], seasons=["Summer"], splits=["train"], matrix=matrix)
+    assert 0 < austria.sum() < len(table) and 0 < arable.sum() < len(table)
+    lon, lat = table["lon"].to_numpy(), table["lat"].to_numpy()
+    timings = []
+    for zoom, bounds in ((3, None), (4, (-12.0, 34.0, 36.0, 71.0)), (8, (-9.0, 38.0, -8.0, 39.0))):
+        start = time.perf_counter()
+        shown = viewport_points(lon, lat, None, bounds, zoom=zoom)
+        timings.append(time.perf_counter() - start)
+        assert shown["mode"] == "cells" and shown["cells"]["count"].sum() == shown["n_in_view"]
+    assert viewport_points(lon, lat, None, None, zoom=3)["n_in_view"] == len(table)
+    print(f"\nreBEN {len(table):,} rows: aggregation {', '.join(f'{1000 * t:.1f}' for t in timings)} ms")
+    assert max(timings) < 1.0
+    zoomed = viewport_points(lon, lat, austria, (12.7, 48.0, 12.9, 48.2), zoom=12)
+    assert zoomed["mode"] == "points" and 0 < zoomed["n_in_view"] <= 2000
+
+
+@needs_reben
+def test_page_on_the_whole_reben_metadata_as_a_metadata_only_archive(reben_table, monkeypatch):
+    """The page with 480k pairs and no pixels: fast enough and shows the metadata-only note."""
+    import pages.common
+
+    bundle = SimpleNamespace(table=reben_table, manifest={"created": "reben"}, path=Path(REBEN))
+    backend = SimpleNamespace(name="reBEN metadata", bundle=bundle, archive=None, engine=None)
+    monkeypatch.setattr(pages.common, "current_backend", lambda: backend)
+    app = explorer_app()
+    app.run()  # first run builds the label index (cached per server)
+    start = time.perf_counter()
+    app.multiselect(key="explorer_countries").select("Austria").run()
+    elapsed = time.perf_counter() - start
+    assert not app.exception
+    assert metric(app, "Pairs shown") == f"{(reben_table['country'] == 'Austria').sum():,}"
+    print(f"\npage rerun with 480k pairs: {elapsed:.2f} s")
+    assert elapsed < 10
+    app.selectbox(key="explorer_pair").select(app.selectbox(key="explorer_pair").options[0]).run()
+    assert not app.exception and len(app.image) == 0
+    assert any("metadata-only" in info.value for info in app.info)
+
+
+# ---------------------------------------------------------------- the page (Streamlit AppTest)
+def explorer_app():
+    from streamlit.testing.v1 import AppTest
+
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    app.switch_page("pages/explorer.py")
+    return app
+
+
+def metric(app, label: str) -> str:
+    return next(m.value for m in app.metric if m.label == label)
+
+
+@pytest.fixture()
+def page():
+    app = explorer_app().run()
+    assert not app.exception, app.exception
+    return app
+
+
+def test_page_shows_all_pairs_and_filters_them(page):
+    assert page.title[0].value == "Archive explorer"
+    assert metric(page, "Pairs shown") == "60" and metric(page, "Archive pairs") == "60"
+    assert len(page.get("vega_lite_chart")) == 1  # label statistics
+    page.multiselect(key="explorer_countries").select("Austria").run()
+    assert not page.exception
+    austria = int(metric(page, "Pairs shown"))
+    assert 0 < austria < 60
+    page.multiselect(key="explorer_labels").select(ARABLE).run()
+    assert not page.exception and 0 < int(metric(page, "Pairs shown")) <= austria
+    assert len(page.selectbox(key="explorer_pair").options) == int(metric(page, "In view"))
+
+
+def test_picking_a_pair_shows_both_images_and_searches_with_it(page):
+    from pages.common import KEY_QUERY
+
+    picker = page.selectbox(key="explorer_pair")
+    pair_id = picker.options[3]
+    picker.select(pair_id).run()
+    assert not page.exception
+    assert len(page.image) == 2
+    assert [b.label for b in page.button] == ["Search with the S2 image", "Search with the S1 image"]
+    assert any(pair_id in m.value for m in page.markdown)
+    page.button(key="explorer_search_s2").click().run()
+    assert not page.exception
+    query = page.session_state[KEY_QUERY]
+    ids = pd.read_parquet(ROOT / "assets" / "bundles" / "demo" / "metadata.parquet")["pair_id"].tolist()
+    assert (query.kind, query.sensor, query.row) == ("archive", "s2", ids.index(pair_id))
+
+
+def test_an_unknown_pair_id_is_a_warning_not_an_error():
+    page = explorer_app()
+    page.session_state["explorer_pair"] = "S2A_no_such_patch"  # as if typed (AppTest can only pick options)
+    page.run()
+    assert not page.exception
+    assert len(page.warning) == 1 and len(page.image) == 0
