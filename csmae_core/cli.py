@@ -63,3 +63,15 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. piped into `head`
         sys.stderr.close()
     return 0
+
+
+def run_script(run, args, verbose: bool = True) -> int:
+    """The shared `main` of the offline scripts: INFO logging, `run(args)`, and our errors turned into one
+    line on stderr with exit code 2 (no traceback for a user's mistake)."""
+    if verbose:
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        return run(args)
+    except CsmaeError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2

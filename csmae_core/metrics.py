@@ -70,8 +70,8 @@ def counterpart_ranks(scores: np.ndarray, counterpart: np.ndarray) -> np.ndarray
 
 def rank_summary(ranks: np.ndarray) -> dict[str, float]:
     ranks = np.asarray(ranks, dtype=np.float64)
-    if len(ranks) == 0:
-        return {"counterpart_mrr": 0.0, "counterpart_at_1": 0.0, "counterpart_median_rank": 0.0}
+    if len(ranks) == 0:  # no query has its counterpart in the archive (e.g. validation vs test)
+        return {"counterpart_mrr": None, "counterpart_at_1": None, "counterpart_median_rank": None}
     return {"counterpart_mrr": float((1 / ranks).mean()), "counterpart_at_1": float((ranks == 1).mean()),
             "counterpart_median_rank": float(np.median(ranks))}
 

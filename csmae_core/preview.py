@@ -14,14 +14,14 @@ from csmae_core.errors import InputError
 LOW_PERCENTILE, HIGH_PERCENTILE = 2.0, 98.0
 
 
-def stretch(channel: np.ndarray, low: float = LOW_PERCENTILE, high: float = HIGH_PERCENTILE) -> np.ndarray:
-    """Linear stretch of the finite values between two percentiles to 0..255."""
-    channel = np.asarray(channel, dtype=np.float64)
-    finite = channel[np.isfinite(channel)]
+def stretch(values: np.ndarray, low: float = LOW_PERCENTILE, high: float = HIGH_PERCENTILE) -> np.ndarray:
+    """Linear stretch of the finite values between two percentiles (over the whole array) to 0..255."""
+    values = np.asarray(values, dtype=np.float64)
+    finite = values[np.isfinite(values)]
     if finite.size == 0:
-        return np.zeros(channel.shape, dtype=np.uint8)
+        return np.zeros(values.shape, dtype=np.uint8)
     lo, hi = np.percentile(finite, [low, high])
-    scaled = (channel - lo) / (hi - lo) if hi > lo else np.zeros_like(channel)
+    scaled = (values - lo) / (hi - lo) if hi > lo else np.zeros_like(values)
     return (np.clip(np.nan_to_num(scaled), 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
@@ -35,13 +35,7 @@ def _require(bands: Mapping[str, np.ndarray], names: tuple[str, ...]) -> list[np
 def s2_true_colour(bands: Mapping[str, np.ndarray]) -> np.ndarray:
     """(H, W, 3) uint8 from B04, B03, B02 stretched jointly (keeps the colour balance)."""
     red, green, blue = _require(bands, ("B04", "B03", "B02"))
-    rgb = np.stack([red, green, blue], axis=-1).astype(np.float64)
-    finite = rgb[np.isfinite(rgb)]
-    if finite.size == 0:
-        return np.zeros(rgb.shape, dtype=np.uint8)
-    lo, hi = np.percentile(finite, [LOW_PERCENTILE, HIGH_PERCENTILE])
-    scaled = (rgb - lo) / (hi - lo) if hi > lo else np.zeros_like(rgb)
-    return (np.clip(np.nan_to_num(scaled), 0, 1) * 255 + 0.5).astype(np.uint8)
+    return stretch(np.stack([red, green, blue], axis=-1))
 
 
 def s1_false_colour(bands: Mapping[str, np.ndarray]) -> np.ndarray:

@@ -46,8 +46,8 @@ def print_table(table: pd.DataFrame, k: int) -> str:
     shown = table[table["k"] == k]
     lines = [f"{'model':34} {'dir':6} P@{k:<4} R@{k:<4} F1@{k:<3} mAP@{k:<3} MRR    @1"]
     for row in shown.itertuples():
-        mrr = f"{row.counterpart_mrr:.3f}  {row.counterpart_at_1:.2f}" if row.counterpart_mrr == row.counterpart_mrr \
-            and row.counterpart_mrr is not None else ""
+        known = row.counterpart_mrr is not None and row.counterpart_mrr == row.counterpart_mrr
+        mrr = f"{row.counterpart_mrr:.3f}  {row.counterpart_at_1:.2f}" if known else ""
         lines.append(f"{row.model[:34]:34} {row.direction:6} {row.precision:.3f}  {row.recall:.3f}  {row.f1:.3f}  "
                      f"{row.map:.3f}   {mrr}")
     return "\n".join(lines)

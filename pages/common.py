@@ -155,7 +155,10 @@ class OfflineBasemap(MacroElement):
             var pane = map.createPane("basemap");
             pane.style.zIndex = 150;
             pane.style.pointerEvents = "none";
-            fetch("{{ this.url }}").then(function (r) { return r.json(); }).then(function (data) {
+            // parsed once per frame: the map is rebuilt on every rerun, the outlines are not
+            window.csmaeBasemap = window.csmaeBasemap ||
+                fetch("{{ this.url }}").then(function (r) { return r.json(); });
+            window.csmaeBasemap.then(function (data) {
                 L.geoJSON(data, {pane: "basemap", interactive: false,
                     style: {color: "#9aa3ad", weight: 0.7, fillColor: "#f3f1ea", fillOpacity: 1}}).addTo(map);
             });

@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from csmae_core.errors import CsmaeError  # noqa: E402
+from csmae_core.cli import run_script  # noqa: E402
 
 log = logging.getLogger("build_index")
 RECALL_QUERIES = 1000
@@ -112,13 +112,7 @@ def run(args) -> int:
 
 
 def main(argv=None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    args = parse_args(argv)
-    try:
-        return run(args)
-    except CsmaeError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    return run_script(run, parse_args(argv))
 
 
 if __name__ == "__main__":

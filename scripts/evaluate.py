@@ -19,7 +19,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from csmae_core.errors import CsmaeError, InputError  # noqa: E402
+from csmae_core.cli import run_script  # noqa: E402
+from csmae_core.errors import InputError  # noqa: E402
 
 
 def parse_args(argv):
@@ -115,12 +116,7 @@ def run(args) -> int:
 
 
 def main(argv=None) -> int:
-    args = parse_args(argv)
-    try:
-        return run(args)
-    except CsmaeError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    return run_script(run, parse_args(argv), verbose=False)
 
 
 if __name__ == "__main__":

@@ -68,6 +68,7 @@ def test_counterpart_ranks_count_ties_against():
     assert ranks.tolist() == [2, 1]
     summary = rank_summary(ranks)
     assert summary["counterpart_mrr"] == pytest.approx(0.75) and summary["counterpart_at_1"] == 0.5
+    assert rank_summary(np.array([]))["counterpart_mrr"] is None
 
 
 def test_per_class_precision():

@@ -207,3 +207,15 @@ def test_demo_arrays_equal_their_sources(demo_archive, names_table):
         for sensor in ("s1", "s2"):
             for band, array in source.record(sensor).bands.items():
                 np.testing.assert_array_equal(packed.record(sensor).bands[band], array)
+
+
+def test_open_archive_recognises_every_archive_form(tmp_path):
+    from csmae_core.io.detect import open_archive
+
+    assert len(open_archive(DATA / "v1")) == 1
+    assert open_archive(DATA / "encoder_lmdb").source == "bigearthnet-encoder LMDB"
+    assert len(open_archive(DATA / "rico_pair_lmdb", DATA / "rico_pair_lmdb" / "metadata.parquet")) == 1
+    with pytest.raises(InputError, match="pass its metadata.parquet"):
+        open_archive(DATA / "rico_pair_lmdb")
+    with pytest.raises(InputError, match="not an archive this tool reads"):
+        open_archive(tmp_path)

@@ -11,7 +11,7 @@ from csmae_core.record import PatchPair, PatchRecord
 
 def open_archive(path: str | Path, metadata: str | Path | None = None) -> PairArchive:
     """The archive reader matching a folder's contents."""
-    from csmae_core.io.folders import BenV2Folders
+    from csmae_core.io.folders import BenV1Folders, BenV2Folders
     from csmae_core.io.lmdb_pickle import EncodedLmdb
     from csmae_core.io.lmdb_rico import RicoLmdb
     from csmae_core.io.packed import ARRAYS_FILE, PackedArchive
@@ -23,14 +23,17 @@ def open_archive(path: str | Path, metadata: str | Path | None = None) -> PairAr
         return PackedArchive(path)
     if (path / "BigEarthNet-S2").is_dir():
         return BenV2Folders(path, metadata)
+    if (path / "BigEarthNet-v1.0").is_dir() and (path / "BigEarthNet-S1-v1.0").is_dir():
+        return BenV1Folders(path / "BigEarthNet-S1-v1.0", path / "BigEarthNet-v1.0")
     if (path / "data.mdb").is_file():
         if lmdb_holds_pickles(path):
             return EncodedLmdb(path)
         if metadata is None:
             raise InputError(f"{path} is a rico-hdl LMDB: pass its metadata.parquet (--metadata) to pair S1 and S2")
         return RicoLmdb(path, metadata)
-    raise InputError(f"{path} is not an archive this tool reads (packed archive, BigEarthNet v2 tree with "
-                     "metadata.parquet, rico-hdl LMDB or bigearthnet-encoder LMDB)")
+    raise InputError(f"{path} is not an archive this tool reads (packed archive, BigEarthNet v1 folders "
+                     "BigEarthNet-v1.0 + BigEarthNet-S1-v1.0, BigEarthNet v2 tree with metadata.parquet, rico-hdl "
+                     "LMDB or bigearthnet-encoder LMDB)")
 
 
 def lmdb_holds_pickles(path: Path) -> bool:
