@@ -244,11 +244,14 @@ def _keep_valid(key: str, options: list) -> None:
         del st.session_state[key]
 
 
-def choose_failure_scope(metrics: dict) -> tuple[str, str, str, int] | None:
-    """Model (display name), direction, worst-by and how many: the inspection's widgets."""
+def choose_failure_scope(metrics: dict, preferred: str | None = None) -> tuple[str, str, str, int] | None:
+    """Model (display name), direction, worst-by and how many: the inspection's widgets. The model of the
+    bundle in use comes first (it is the one that can be searched live)."""
     entries = all_entries(metrics)
+    names = list(entries)
     cols = st.columns([3, 2, 2, 1])
-    name = cols[0].selectbox("Model or baseline", list(entries), key=KEY_MODEL)
+    name = cols[0].selectbox("Model or baseline", names, index=names.index(preferred) if preferred in names else 0,
+                             key=KEY_MODEL)
     directions = entries[name][2]
     available = [d for d in DIRECTIONS if d in directions]
     if not available:
@@ -381,7 +384,7 @@ def choose_failure(metrics: dict, backend: Backend, worst: list[dict], k: int) -
 def show_failures(metrics: dict, backend: Backend) -> tuple[str, dict, list[tuple[str, int]]] | None:
     """Failure inspection; returns (direction, direction entry, points to highlight) for the sections below."""
     st.header("Failure inspection")
-    scope = choose_failure_scope(metrics)
+    scope = choose_failure_scope(metrics, backend.bundle.manifest.get("name"))
     if scope is None:
         return None
     name, direction, by, n = scope
