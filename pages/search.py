@@ -18,7 +18,7 @@ from csmae_core.geo import haversine_km
 from csmae_core.io.upload import MAX_UPLOAD_BYTES, read_upload, upload_overview, upload_raster_size
 from csmae_core.labels import LABELS_19
 from csmae_core.preview import preview
-from csmae_core.search import Filters, Query, row_footprint
+from csmae_core.search import RANK_DEPTH, Filters, Query, row_footprint
 from pages.common import (KEY_QUERY, KEY_RESPONSE, Backend, QuerySpec, current_backend, data_url, label_chips,
                           offline_map, set_archive_query)
 from pages.results_view import SENSOR_NAMES, gallery, results_map
@@ -298,7 +298,7 @@ def summary(response, spec: QuerySpec, elapsed_ms: float) -> None:
         cells[4].metric("Counterpart rank", response.counterpart_rank,
                         help="rank of the query's own other-sensor patch among all patches of that sensor")
     elif response.counterpart_rank_bounded:
-        cells[4].metric("Counterpart rank", "> 1000")
+        cells[4].metric("Counterpart rank", f"> {RANK_DEPTH}")
     else:
         cells[4].metric("Counterpart rank", "–", help="only for archive queries")
     cells[5].metric("Search time", f"{elapsed_ms:.0f} ms")
