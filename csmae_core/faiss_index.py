@@ -84,18 +84,25 @@ def configure(index: faiss.Index, spec: IndexSpec) -> None:
 
 
 def search_parameters(spec: IndexSpec, selector=None):
-    """Per-call parameters carrying an ID selector (filters) for the index kind."""
+    """Per-call parameters carrying an ID selector (filters) for the index kind.
+
+    SWIG parameter objects hold raw pointers to the selector and the nested IVF parameters: the Python
+    objects are attached to the returned one so they live as long as it does (freed early, FAISS would
+    read freed memory, e.g. a random nprobe)."""
     if selector is None:
         return None
     if spec.kind == "hnsw":
-        return faiss.SearchParametersHNSW(sel=selector, efSearch=spec.ef_search)
-    if spec.kind == "ivfpq":
-        return faiss.SearchParametersIVF(sel=selector, nprobe=spec.nprobe)
-    if spec.kind == "ivfpq_sq8":
-        return faiss.IndexRefineSearchParameters(
-            k_factor=spec.refine_factor, base_index_params=faiss.SearchParametersIVF(sel=selector, nprobe=spec.nprobe),
-            sel=selector)
-    return faiss.SearchParameters(sel=selector)
+        params = faiss.SearchParametersHNSW(sel=selector, efSearch=spec.ef_search)
+    elif spec.kind == "ivfpq":
+        params = faiss.SearchParametersIVF(sel=selector, nprobe=spec.nprobe)
+    elif spec.kind == "ivfpq_sq8":
+        base = faiss.SearchParametersIVF(sel=selector, nprobe=spec.nprobe)
+        params = faiss.IndexRefineSearchParameters(k_factor=spec.refine_factor, base_index_params=base, sel=selector)
+        params.keep_base = base
+    else:
+        params = faiss.SearchParameters(sel=selector)
+    params.keep_selector = selector
+    return params
 
 
 def recall_at_k(index: faiss.Index, vectors: np.ndarray, queries: np.ndarray, k: int = 10) -> float:

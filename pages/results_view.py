@@ -8,6 +8,7 @@ import folium
 import streamlit as st
 from streamlit_folium import st_folium
 
+from csmae_core.aggregate import fit_view
 from csmae_core.preview import preview
 from csmae_core.search import SearchResponse
 from pages.common import Backend, data_url, label_chips, offline_map
@@ -39,41 +40,56 @@ def popup_html(result, image: str | None) -> str:
 
 
 def results_map(backend: Backend, entry_json: str, response: SearchResponse, query_bbox, query_image) -> None:
-    fmap = offline_map()
+    """The results on a map. The base map never changes (so the browser keeps its frame and Leaflet);
+    each search only sends a new feature group and the view that fits it."""
+    group = folium.FeatureGroup(name="query and results")
     bounds = []
     if query_bbox is not None:
         west, south, east, north = query_bbox
         if query_image:
-            folium.raster_layers.ImageOverlay(query_image, [[south, west], [north, east]], opacity=0.95).add_to(fmap)
+            folium.raster_layers.ImageOverlay(query_image, [[south, west], [north, east]], opacity=0.95).add_to(group)
         folium.Rectangle([[south, west], [north, east]], color="#000", weight=3, dash_array="6",
-                         tooltip="query").add_to(fmap)
-        bounds += [[south, west], [north, east]]
+                         tooltip="query").add_to(group)
+        bounds.append(query_bbox)
     for result in response.results:
-        west, south, east, north = result.bbox
-        image = result_image(entry_json, result.row, result.sensor)
-        if image:
-            folium.raster_layers.ImageOverlay(image, [[south, west], [north, east]], opacity=0.95,
-                                              name=f"#{result.rank}").add_to(fmap)
-        folium.Rectangle([[south, west], [north, east]], color=colour(result.rank), weight=3,
-                         popup=folium.Popup(popup_html(result, image), max_width=220),
-                         tooltip=f"#{result.rank} {result.sensor.upper()} {result.score:.3f}").add_to(fmap)
-        folium.Marker([north, west], icon=folium.DivIcon(
-            html=f'<div class="rank-badge" style="background:{colour(result.rank)};color:#fff;border-radius:8px;'
-                 f'padding:0 4px;font-size:11px;font-weight:bold;width:fit-content">{result.rank}</div>')).add_to(fmap)
-        bounds += [[south, west], [north, east]]
-    if bounds:
-        fmap.fit_bounds(bounds, padding=(20, 20))
-    folium.LayerControl(collapsed=True).add_to(fmap)
+        add_result(group, result, result_image(entry_json, result.row, result.sensor))
+        bounds.append(result.bbox)
+    lat, lon, zoom = fit_view(envelope(bounds), width_px=900, height_px=420) if bounds else (50.0, 10.0, 4)
     with st.container(key="results_map_box"):
-        st_folium(fmap, height=460, use_container_width=True, returned_objects=[], key="results_map")
+        st_folium(base_map(), feature_group_to_add=group, center=(lat, lon), zoom=zoom, height=460,
+                  use_container_width=True, returned_objects=[], key="results_map")
 
 
-def gallery(entry_json: str, response: SearchResponse, columns: int = 5) -> None:
+def envelope(boxes) -> tuple[float, float, float, float]:
+    west, south, east, north = zip(*boxes)
+    return min(west), min(south), max(east), max(north)
+
+
+def add_result(group, result, image: str | None) -> None:
+    west, south, east, north = result.bbox
+    if image:
+        folium.raster_layers.ImageOverlay(image, [[south, west], [north, east]], opacity=0.95).add_to(group)
+    folium.Rectangle([[south, west], [north, east]], color=colour(result.rank), weight=3,
+                     popup=folium.Popup(popup_html(result, image), max_width=220),
+                     tooltip=f"#{result.rank} {result.sensor.upper()} {result.score:.3f}").add_to(group)
+    folium.Marker([north, west], icon=folium.DivIcon(
+        html=f'<div class="rank-badge" style="background:{colour(result.rank)};color:#fff;border-radius:8px;'
+             f'padding:0 4px;font-size:11px;font-weight:bold;width:fit-content">{result.rank}</div>')).add_to(group)
+
+
+def base_map() -> folium.Map:
+    fmap = offline_map(location=(50.0, 10.0), zoom_start=4)
+    folium.LayerControl(collapsed=True).add_to(fmap)
+    return fmap
+
+
+def gallery(entry_json: str, response: SearchResponse, columns: int = 5, query_name: str = "") -> None:
     cells = st.columns(columns)
     for index, result in enumerate(response.results):
         with cells[index % columns]:
             with st.container(border=True):
-                st.markdown(f'<span class="result-card" data-rank="{result.rank}"></span>**#{result.rank}** · '
+                st.markdown(f'<span class="result-card" data-rank="{result.rank}" '
+                            f'data-query="{html.escape(query_name)}"></span>**#{result.rank}** · '
                             f"{SENSOR_NAMES[result.sensor]} · score **{result.score:.3f}**", unsafe_allow_html=True)
                 image = result_image(entry_json, result.row, result.sensor)
                 if image:

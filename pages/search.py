@@ -165,8 +165,7 @@ def map_tab(backend: Backend) -> None:
         nearest = int(np.nanargmin(distance))
         current = st.session_state.get(KEY_QUERY)
         if not (current and current.kind == "archive" and current.row == nearest and current.sensor == picked_sensor()):
-            set_archive_query(nearest, picked_sensor())
-            st.rerun()
+            set_archive_query(nearest, picked_sensor())  # the rest of this run searches with it
 
 
 def table_tab(backend: Backend) -> None:
@@ -270,10 +269,13 @@ def query_panel(spec: QuerySpec, info: dict) -> None:
 def search_options(backend: Backend, spec: QuerySpec) -> tuple[list[str], int, Filters]:
     engine = backend.engine
     left, middle = st.columns([2, 1])
-    chosen = left.multiselect("Search in", list(SENSOR_NAMES.values()), default=list(SENSOR_NAMES.values()),
-                              key=KEY_TARGETS, help="cross-sensor retrieval: an S1 query can find S2 patches")
+    # defaults through session state, which a shared link may already have set
+    st.session_state.setdefault(KEY_TARGETS, list(SENSOR_NAMES.values()))
+    st.session_state.setdefault(KEY_K, 10)
+    chosen = left.multiselect("Search in", list(SENSOR_NAMES.values()), key=KEY_TARGETS,
+                              help="cross-sensor retrieval: an S1 query can find S2 patches")
     targets = [s for s, n in SENSOR_NAMES.items() if n in chosen] or list(SENSORS)
-    k = middle.slider("Results (k)", 1, 50, 10, key=KEY_K)
+    k = middle.slider("Results (k)", 1, 50, key=KEY_K)
     with st.expander("Filters"):
         a, b, c = st.columns(3)
         splits = a.multiselect("Split", engine.values("split"), key=KEY_SPLITS)
@@ -349,7 +351,7 @@ def main() -> None:
     summary(response, spec, (time.perf_counter() - started) * 1000)
     entry_json = json.dumps(backend.entry, sort_keys=True)
     results_map(backend, entry_json, response, info["bbox"], data_url(info["image"]) if info["image"] is not None else None)
-    gallery(entry_json, response)
+    gallery(entry_json, response, query_name=query.name)
     exports(backend, response, info, spec)
 
 

@@ -43,6 +43,8 @@ def parse_args(argv):
     p.add_argument("--nprobe", type=int, default=32)
     p.add_argument("--refine", type=int, default=8, help="IVF-PQ + SQ8 re-rank: candidates = refine x k")
     p.add_argument("--ef-search", type=int, default=128)
+    p.add_argument("--sweep", action="store_true",
+                   help="instead: build IVF-PQ + SQ8 for S2 once and sweep nprobe x re-rank factor (recall vs latency)")
     p.add_argument("--json", type=Path, help="also write the results here")
     return p.parse_args(argv)
 
@@ -101,6 +103,37 @@ def latency(engine, vectors, table, settings: dict, queries: int) -> dict:
     return out
 
 
+def sweep(vectors: np.ndarray, queries: int) -> list[dict]:
+    """Recall@10 and single-thread latency of one IVF-PQ + SQ8 index over a grid of query parameters."""
+    from csmae_core.faiss_index import configure
+
+    faiss.omp_set_num_threads(os.cpu_count() or 1)
+    spec = IndexSpec(kind="ivfpq_sq8")
+    index = build_index(vectors, spec)
+    sample = vectors[np.random.default_rng(3).choice(len(vectors), queries, replace=False)]
+    exact = faiss.IndexFlatIP(vectors.shape[1])
+    exact.add(vectors)
+    _, truth = exact.search(sample, 10)
+    faiss.omp_set_num_threads(1)
+    rows = []
+    for nprobe in (32, 64, 128, 256):
+        for factor in (8, 16, 32):
+            spec.nprobe, spec.refine_factor = nprobe, factor
+            configure(index, spec)
+            times, found = [], []
+            for vector in sample:
+                started = time.perf_counter()
+                found.append(index.search(vector[None], 10)[1][0])
+                times.append((time.perf_counter() - started) * 1000)
+            times.sort()
+            recall = float(np.mean([len(set(t) & set(f)) / 10 for t, f in zip(truth, found)]))
+            rows.append({"nprobe": nprobe, "refine": factor, "recall_at_10": recall,
+                         "p50_ms": times[len(times) // 2], "p95_ms": times[int(0.95 * len(times)) - 1]})
+            print(f"nprobe {nprobe:4} refine {factor:3}: recall@10 {recall:.3f}  p50 {rows[-1]['p50_ms']:.2f} ms  "
+                  f"p95 {rows[-1]['p95_ms']:.2f} ms")
+    return rows
+
+
 def main(argv=None) -> int:
     from csmae_core.bundle import Bundle
     from csmae_core.search import Filters, SearchEngine
@@ -111,6 +144,11 @@ def main(argv=None) -> int:
         table = table.iloc[:args.pairs].reset_index(drop=True)
     vectors = synthetic_embeddings(table, args.dim)
     print(f"{len(table):,} pairs x 2 sensors = {2 * len(table):,} vectors of dim {args.dim}")
+    if args.sweep:
+        rows = sweep(vectors["s2"], args.queries)
+        if args.json:
+            args.json.write_text(json.dumps({"pairs": len(table), "dim": args.dim, "sweep": rows}, indent=2))
+        return 0
     biggest = table["country"].value_counts().index[0]
     settings = {"one sensor": (["s2"], Filters(), False), "both sensors": (["s1", "s2"], Filters(), False),
                 f"one sensor, country={biggest}": (["s2"], Filters(countries=frozenset({biggest})), False),

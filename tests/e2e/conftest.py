@@ -85,3 +85,15 @@ def page(browser, app_url):
     page.on("pageerror", lambda error: page.errors.append(str(error)))
     yield page
     context.close()
+
+
+LATENCIES: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print the measured submit-to-rendered latencies at the end of the run (and keep them in a file)."""
+    if LATENCIES:
+        terminalreporter.section("browser latency (submit -> results rendered)")
+        for line in LATENCIES:
+            terminalreporter.write_line(line)
+        (OUTPUT / "latency.txt").write_text("\n".join(LATENCIES) + "\n")
