@@ -1,9 +1,11 @@
-"""FAISS indexes for unit-norm embeddings (inner product = cosine): exact, HNSW and IVF-PQ with an
-SQ8 re-rank, their search parameters, and recall@10 against exact search.
+"""FAISS indexes for unit-norm embeddings (inner product = cosine): exact, HNSW, IVF over 8-bit
+scalar-quantised vectors, IVF-PQ and IVF-PQ with an SQ8 re-rank; their search parameters; recall@10
+against exact search.
 
-Choices measured on this project's hardware (see scripts/bench_search.py): IVF-PQ alone tops out well
-below 0.98 recall@10 on realistic vectors; re-ranking its candidates with 8-bit scalar-quantised
-vectors restores it at about 1 byte per dimension.
+Measured at BigEarthNet scale (549,488 x 768 per sensor, scripts/bench_search.py, docs/BENCHMARKS.md):
+IVF-PQ (m 96) saturates near 0.89 recall@10 even with an SQ8 re-rank of 32 x k candidates (0.95 at
+256 x k, p95 2.7 ms); IVF-SQ8 (4096 lists, nprobe 64) reaches 0.982 at p95 1.6 ms single-threaded in
+0.85 GiB for both sensors, so "auto" uses it above EXACT_LIMIT.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ import numpy as np
 from csmae_core.errors import InputError
 
 log = logging.getLogger(__name__)
-INDEX_TYPES = ("flat", "hnsw", "ivfpq", "ivfpq_sq8")
+INDEX_TYPES = ("flat", "hnsw", "ivfsq8", "ivfpq", "ivfpq_sq8")
 EXACT_LIMIT = 200_000  # "auto": exact search up to this many vectors per sensor
 
 
@@ -28,7 +30,7 @@ class IndexSpec:
     ef_search: int = 128
     nlist: int = 4096
     pq_m: int = 96
-    nprobe: int = 32
+    nprobe: int = 64
     refine_factor: int = 8
 
     def to_dict(self) -> dict:
@@ -36,14 +38,15 @@ class IndexSpec:
 
 
 def choose_spec(kind: str, count: int, dim: int) -> IndexSpec:
-    """`auto` picks exact search for small archives and IVF-PQ + SQ8 re-rank for large ones."""
+    """`auto` picks exact search for small archives and IVF-SQ8 for large ones."""
     if kind == "auto":
-        kind = "flat" if count <= EXACT_LIMIT else "ivfpq_sq8"
+        kind = "flat" if count <= EXACT_LIMIT else "ivfsq8"
     if kind not in INDEX_TYPES:
         raise InputError(f"index type {kind!r} is unknown; choose auto or one of {', '.join(INDEX_TYPES)}")
     spec = IndexSpec(kind=kind)
-    if kind.startswith("ivfpq"):
+    if kind.startswith("ivf"):
         spec.nlist = int(min(spec.nlist, max(1, count // 39)))  # FAISS wants >= 39 training points per list
+    if kind.startswith("ivfpq"):
         spec.pq_m = next(m for m in (spec.pq_m, 64, 48, 32, 24, 16, 12, 8, 4, 2, 1) if dim % m == 0)
     return spec
 
@@ -59,7 +62,11 @@ def build_index(vectors: np.ndarray, spec: IndexSpec, train_sample: int = 200_00
         index.hnsw.efConstruction = spec.ef_construction
     else:
         quantizer = faiss.IndexFlatIP(dim)
-        index = faiss.IndexIVFPQ(quantizer, dim, spec.nlist, spec.pq_m, 8, faiss.METRIC_INNER_PRODUCT)
+        if spec.kind == "ivfsq8":  # inverted lists of 8-bit scalar-quantised vectors: ~exact distances
+            index = faiss.IndexIVFScalarQuantizer(quantizer, dim, spec.nlist, faiss.ScalarQuantizer.QT_8bit,
+                                                  faiss.METRIC_INNER_PRODUCT)
+        else:
+            index = faiss.IndexIVFPQ(quantizer, dim, spec.nlist, spec.pq_m, 8, faiss.METRIC_INNER_PRODUCT)
         if spec.kind == "ivfpq_sq8":
             index = faiss.IndexRefine(index, faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_8bit,
                                                                         faiss.METRIC_INNER_PRODUCT))
@@ -75,7 +82,7 @@ def configure(index: faiss.Index, spec: IndexSpec) -> None:
     """Apply query-time parameters (efSearch, nprobe, re-rank factor) to a built or loaded index."""
     if spec.kind == "hnsw":
         faiss.downcast_index(index).hnsw.efSearch = spec.ef_search
-    elif spec.kind == "ivfpq":
+    elif spec.kind in ("ivfpq", "ivfsq8"):
         faiss.extract_index_ivf(index).nprobe = spec.nprobe
     elif spec.kind == "ivfpq_sq8":
         refine = faiss.downcast_index(index)
@@ -93,7 +100,7 @@ def search_parameters(spec: IndexSpec, selector=None):
         return None
     if spec.kind == "hnsw":
         params = faiss.SearchParametersHNSW(sel=selector, efSearch=spec.ef_search)
-    elif spec.kind == "ivfpq":
+    elif spec.kind in ("ivfpq", "ivfsq8"):
         params = faiss.SearchParametersIVF(sel=selector, nprobe=spec.nprobe)
     elif spec.kind == "ivfpq_sq8":
         base = faiss.SearchParametersIVF(sel=selector, nprobe=spec.nprobe)

@@ -106,6 +106,9 @@ class SearchEngine:
         self.snow = table["contains_seasonal_snow"].fillna(False).to_numpy(bool)
         self.cloud = table["contains_cloud_or_shadow"].fillna(False).to_numpy(bool)
         self.names = {"s1": table["s1_name"].to_numpy(object), "s2": table["pair_id"].to_numpy(object)}
+        # plain arrays: building a result must not cost pandas lookups (they dominated at 550k scale)
+        self.label_lists = table["labels"].tolist()
+        self.bboxes = table[["west", "south", "east", "north"]].to_numpy(float)
         self._masks: dict = {}
 
     def values(self, column: str) -> list[str]:
@@ -201,14 +204,13 @@ class SearchEngine:
                               (time.perf_counter() - started) * 1000)
 
     def _result(self, rank: int, score: float, row: int, sensor: str, query: Query) -> Result:
-        table = self.bundle.table
-        labels = list(table.at[row, "labels"])
+        labels = list(self.label_lists[row])
         distance = None
         if query.lonlat is not None and np.isfinite(self.lon[row]):
             distance = float(haversine_km(query.lonlat[0], query.lonlat[1], self.lon[row], self.lat[row]))
-        result = Result(rank, score, str(self.names[sensor][row]), sensor, str(table.at[row, "pair_id"]), row,
-                        labels, float(self.lon[row]), float(self.lat[row]),
-                        tuple(float(table.at[row, c]) for c in ("west", "south", "east", "north")), distance)
+        result = Result(rank, score, str(self.names[sensor][row]), sensor, str(self.names["s2"][row]), row,
+                        labels, float(self.lon[row]), float(self.lat[row]), tuple(map(float, self.bboxes[row])),
+                        distance)
         if query.labels is not None:
             for key, value in compare_labels(query.labels, labels).items():
                 setattr(result, key, value)

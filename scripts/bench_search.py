@@ -40,11 +40,14 @@ def parse_args(argv):
     p.add_argument("--dim", type=int, default=768)
     p.add_argument("--types", nargs="+", default=["flat", "hnsw", "ivfpq", "ivfpq_sq8"])
     p.add_argument("--queries", type=int, default=300, help="timed queries per setting")
-    p.add_argument("--nprobe", type=int, default=32)
+    p.add_argument("--nprobe", type=int, default=64)
     p.add_argument("--refine", type=int, default=8, help="IVF-PQ + SQ8 re-rank: candidates = refine x k")
     p.add_argument("--ef-search", type=int, default=128)
     p.add_argument("--sweep", action="store_true",
                    help="instead: build IVF-PQ + SQ8 for S2 once and sweep nprobe x re-rank factor (recall vs latency)")
+    p.add_argument("--sweep-kind", default="ivfpq_sq8", help="ivfpq_sq8 or ivfsq8")
+    p.add_argument("--sweep-nprobe", type=int, nargs="+", default=[32, 64, 128, 256])
+    p.add_argument("--sweep-refine", type=int, nargs="+", default=[8, 16, 32])
     p.add_argument("--json", type=Path, help="also write the results here")
     return p.parse_args(argv)
 
@@ -103,12 +106,13 @@ def latency(engine, vectors, table, settings: dict, queries: int) -> dict:
     return out
 
 
-def sweep(vectors: np.ndarray, queries: int) -> list[dict]:
-    """Recall@10 and single-thread latency of one IVF-PQ + SQ8 index over a grid of query parameters."""
+def sweep(vectors: np.ndarray, queries: int, nprobes=(32, 64, 128, 256), factors=(8, 16, 32),
+          kind: str = "ivfpq_sq8") -> list[dict]:
+    """Recall@10 and single-thread latency of one IVF index over a grid of query parameters."""
     from csmae_core.faiss_index import configure
 
     faiss.omp_set_num_threads(os.cpu_count() or 1)
-    spec = IndexSpec(kind="ivfpq_sq8")
+    spec = IndexSpec(kind=kind)
     index = build_index(vectors, spec)
     sample = vectors[np.random.default_rng(3).choice(len(vectors), queries, replace=False)]
     exact = faiss.IndexFlatIP(vectors.shape[1])
@@ -116,8 +120,8 @@ def sweep(vectors: np.ndarray, queries: int) -> list[dict]:
     _, truth = exact.search(sample, 10)
     faiss.omp_set_num_threads(1)
     rows = []
-    for nprobe in (32, 64, 128, 256):
-        for factor in (8, 16, 32):
+    for nprobe in nprobes:
+        for factor in factors:
             spec.nprobe, spec.refine_factor = nprobe, factor
             configure(index, spec)
             times, found = [], []
@@ -129,7 +133,7 @@ def sweep(vectors: np.ndarray, queries: int) -> list[dict]:
             recall = float(np.mean([len(set(t) & set(f)) / 10 for t, f in zip(truth, found)]))
             rows.append({"nprobe": nprobe, "refine": factor, "recall_at_10": recall,
                          "p50_ms": times[len(times) // 2], "p95_ms": times[int(0.95 * len(times)) - 1]})
-            print(f"nprobe {nprobe:4} refine {factor:3}: recall@10 {recall:.3f}  p50 {rows[-1]['p50_ms']:.2f} ms  "
+            print(f"{kind} nprobe {nprobe:4} refine {factor:3}: recall@10 {recall:.3f}  p50 {rows[-1]['p50_ms']:.2f} ms  "
                   f"p95 {rows[-1]['p95_ms']:.2f} ms")
     return rows
 
@@ -145,7 +149,7 @@ def main(argv=None) -> int:
     vectors = synthetic_embeddings(table, args.dim)
     print(f"{len(table):,} pairs x 2 sensors = {2 * len(table):,} vectors of dim {args.dim}")
     if args.sweep:
-        rows = sweep(vectors["s2"], args.queries)
+        rows = sweep(vectors["s2"], args.queries, args.sweep_nprobe, args.sweep_refine, args.sweep_kind)
         if args.json:
             args.json.write_text(json.dumps({"pairs": len(table), "dim": args.dim, "sweep": rows}, indent=2))
         return 0

@@ -157,7 +157,7 @@ def test_query_without_labels_or_location(engine):
         engine.search(Query(np.ones(5, np.float32), "s1"))
 
 
-@pytest.mark.parametrize("kind", ["hnsw", "ivfpq", "ivfpq_sq8"])
+@pytest.mark.parametrize("kind", ["hnsw", "ivfsq8", "ivfpq", "ivfpq_sq8"])
 def test_approximate_indexes_and_recall(kind):
     rng = np.random.default_rng(0)
     centres = rng.standard_normal((20, 32))
@@ -167,7 +167,7 @@ def test_approximate_indexes_and_recall(kind):
     index = build_faiss_index(vectors, spec)
     recall = recall_at_k(index, vectors, vectors[:200], 10)
     assert 0.3 < recall <= 1.0
-    assert choose_spec("auto", 10, 32).kind == "flat" and choose_spec("auto", 300_000, 768).kind == "ivfpq_sq8"
+    assert choose_spec("auto", 10, 32).kind == "flat" and choose_spec("auto", 300_000, 768).kind == "ivfsq8"
     with pytest.raises(ValueError, match="choose auto or one of"):
         choose_spec("lsh", 10, 32)
 
