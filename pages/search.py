@@ -18,7 +18,7 @@ from csmae_core.geo import haversine_km
 from csmae_core.io.upload import MAX_UPLOAD_BYTES, read_upload, upload_overview, upload_raster_size
 from csmae_core.labels import LABELS_19
 from csmae_core.preview import preview
-from csmae_core.search import RANK_DEPTH, Filters, Query, row_footprint
+from csmae_core.search import RANK_DEPTH, Filters, Query, SearchResponse, row_footprint
 from pages.common import (KEY_QUERY, KEY_RESPONSE, Backend, QuerySpec, current_backend, data_url, label_chips,
                           offline_map, set_archive_query)
 from pages.results_view import SENSOR_NAMES, gallery, results_map
@@ -325,11 +325,17 @@ def main() -> None:
     apply_url(backend)
     st.title("Find similar patches across Sentinel-1 and Sentinel-2")
     inputs, panel = st.columns([3, 2], gap="large")
+    # Fixed slots, in the same order with or without a query: the results map keeps its place in the page,
+    # so its frame (and Leaflet) is built once, before the first search, and only updated afterwards.
+    options_box, heading_box, map_box, gallery_box = st.container(), st.container(), st.container(), st.container()
+    entry_json = json.dumps(backend.entry, sort_keys=True)
     with inputs:
         query_input(backend)
     spec = st.session_state.get(KEY_QUERY)
     if spec is None:
         panel.info("Upload a patch, click the map, pick a pair from the table, or try a random example.")
+        with map_box:
+            results_map(backend, entry_json, SearchResponse([], None, None, False, 0.0), None, None)
         return
     started = time.perf_counter()
     try:
@@ -339,20 +345,23 @@ def main() -> None:
         return
     with panel:
         query_panel(spec, info)
-    targets, k, filters = search_options(backend, spec)
+    with options_box:
+        targets, k, filters = search_options(backend, spec)
     query.labels = info["labels"] or (None if spec.kind == "upload" else [])
     response = backend.engine.search(query, targets, k, filters)
     st.session_state[KEY_RESPONSE] = response
     update_url(backend, spec, k, targets)
-    st.subheader(f"{len(response.results)} most similar patches")
-    if not response.results:
-        st.warning("No archive patch passes the filters: relax them.")
-        return
-    summary(response, spec, (time.perf_counter() - started) * 1000)
-    entry_json = json.dumps(backend.entry, sort_keys=True)
-    results_map(backend, entry_json, response, info["bbox"], data_url(info["image"]) if info["image"] is not None else None)
-    gallery(entry_json, response, query_name=query.name)
-    exports(backend, response, info, spec)
-
+    with heading_box:
+        st.subheader(f"{len(response.results)} most similar patches")
+        if not response.results:
+            st.warning("No archive patch passes the filters: relax them.")
+            return
+        summary(response, spec, (time.perf_counter() - started) * 1000)
+    with map_box:
+        query_image = data_url(info["image"]) if info["image"] is not None else None
+        results_map(backend, entry_json, response, info["bbox"], query_image)
+    with gallery_box:
+        gallery(entry_json, response, query_name=query.name)
+        exports(backend, response, info, spec)
 
 main()
