@@ -80,52 +80,72 @@ def upload_tab(backend: Backend) -> None:
     if backend.encoder is None:
         st.error("This bundle was loaded without its model, so uploads cannot be embedded.")
         return
-    with tempfile.TemporaryDirectory() as folder:
-        paths = save_uploads(files, Path(folder))
-        try:
-            window = choose_window(paths)
-            record = read_upload(paths if len(paths) > 1 else paths[0], window=window,
-                                 sensor=None if override == "detect" else override)
-        except CsmaeError as error:
-            st.error(f"The upload could not be used: {error}")
-            return
-    key = (tuple((f.name, f.size) for f in files), window, override)
-    current = st.session_state.get(KEY_QUERY)
-    if not (current and current.kind == "upload" and getattr(current, "upload_key", None) == key):
-        spec = QuerySpec("upload", record.sensor, record=record)
-        spec.upload_key = key
-        st.session_state[KEY_QUERY] = spec
-        st.session_state.pop(KEY_EMBEDDING, None)
-        st.session_state[KEY_UPLOAD_LABELS] = list(record.labels or [])
+    contents = upload_contents(files)
+    try:
+        window = choose_window(contents)
+        key = (tuple((name, len(data)) for name, data in contents), window, override)
+        current = st.session_state.get(KEY_QUERY)
+        if current and current.kind == "upload" and getattr(current, "upload_key", None) == key:
+            return  # the same upload: nothing to read again on this rerun
+        record = read_contents(contents, window, None if override == "detect" else override)
+    except CsmaeError as error:
+        st.error(f"The upload could not be used: {error}")
+        return
+    spec = QuerySpec("upload", record.sensor, record=record)
+    spec.upload_key = key
+    st.session_state[KEY_QUERY] = spec
+    st.session_state.pop(KEY_EMBEDDING, None)
+    st.session_state[KEY_UPLOAD_LABELS] = list(record.labels or [])
 
 
-def save_uploads(files, folder: Path) -> list[Path]:
-    """Uploaded bytes to files named by their base name only (never a path from the user)."""
-    paths = []
+def upload_contents(files) -> tuple[tuple[str, bytes], ...]:
+    """(base name, bytes) of each uploaded file; never a path from the user."""
+    contents = []
     for index, file in enumerate(files):
         if file.size > MAX_UPLOAD_BYTES:
-            raise_error = f"{file.name} is larger than the {MAX_UPLOAD_BYTES // 2**20} MiB upload limit"
-            st.error(raise_error)
+            st.error(f"{file.name} is larger than the {MAX_UPLOAD_BYTES // 2**20} MiB upload limit")
             st.stop()
-        name = Path(file.name).name.replace("\x00", "") or f"upload-{index}.tif"
-        path = folder / name
-        path.write_bytes(file.getvalue())
-        paths.append(path)
+        contents.append((Path(file.name).name.replace("\x00", "") or f"upload-{index}.tif", file.getvalue()))
+    return tuple(contents)
+
+
+def _written(contents, folder: Path) -> list[Path]:
+    paths = []
+    for name, data in contents:
+        (folder / name).write_bytes(data)
+        paths.append(folder / name)
     return paths
 
 
-def choose_window(paths: list[Path]) -> tuple[int, int] | None:
+@st.cache_data(max_entries=8, show_spinner=False)
+def upload_layout(contents) -> tuple[int, int, np.ndarray | None]:
+    """10 m grid size and overview of a single-file upload (cached: sliders rerun the page)."""
+    with tempfile.TemporaryDirectory() as folder:
+        (path,) = _written(contents, Path(folder))
+        width, height = upload_raster_size(path)
+        overview = upload_overview(path) if width > 120 or height > 120 else None
+    return width, height, overview
+
+
+@st.cache_data(max_entries=16, show_spinner="Reading the upload ...")
+def read_contents(contents, window, sensor):
+    """The upload's PatchRecord (cached per content, window and sensor)."""
+    with tempfile.TemporaryDirectory() as folder:
+        paths = _written(contents, Path(folder))
+        return read_upload(paths if len(paths) > 1 else paths[0], window=window, sensor=sensor)
+
+
+def choose_window(contents) -> tuple[int, int] | None:
     """For a raster larger than one patch: sliders over an overview with the window drawn on it."""
-    if len(paths) != 1:
+    if len(contents) != 1:
         return None
-    width, height = upload_raster_size(paths[0])
+    width, height, overview = upload_layout(contents)
     if width <= 120 and height <= 120:
         return None
     st.info(f"The raster covers {width} x {height} pixels at 10 m: choose the 120 x 120 window to search with.")
     left, right = st.columns([1, 1])
     col = left.slider("Window column (west edge, pixels)", 0, width - 120, (width - 120) // 2, key=KEY_WINDOW_COL)
     row = left.slider("Window row (north edge, pixels)", 0, height - 120, (height - 120) // 2, key=KEY_WINDOW_ROW)
-    overview = upload_overview(paths[0])
     if overview is not None:
         right.image(draw_window(overview, col, row, width, height), caption="whole upload; red: the window",
                     width="stretch")
