@@ -23,6 +23,11 @@ def default_device() -> torch.device:
 class RetrievalEncoder(torch.nn.Module):
     """A CSMAE encoder with the facts needed to feed it (orientation, hash, card).
 
+    Every encoder family (CSMAE here, CMID in `csmae_core.cmid`) offers this interface: `family`,
+    `sensors` (those it can embed), `cross_sensor` (S1 and S2 vectors share one space), `dim`,
+    `content_hash`, `card`, `device`, `precision`, `transpose_input`, `backbone.embed_pair`,
+    `config_dict()`, `describe()`, `embed`, `embed_pair`, `prepare`, `embed_records`.
+
     `embed(x, sensor)`: x (N, C, 120, 120) float, normalised, in model band order and orientation ->
     (N, D) float32, L2-normalised, on the encoder's device. Only `sensor`'s branch is computed.
     `precision`: "fp32" or "bf16" (autocast; CPU and CUDA).
@@ -38,9 +43,21 @@ class RetrievalEncoder(torch.nn.Module):
         self.device = device
         self.precision = "fp32"
 
+    family = "csmae"
+    sensors = ("s1", "s2")
+    cross_sensor = True
+
     @property
     def dim(self) -> int:
         return self.config.embed_dim
+
+    def config_dict(self) -> dict:
+        return self.config.to_dict()
+
+    def describe(self) -> str:
+        cfg = self.config
+        return (f"CSMAE-{cfg.variant.upper()} ViT {cfg.embed_dim}-d, "
+                f"{cfg.specific_depth}+{cfg.shared_depth} blocks")
 
     def _autocast(self):
         if self.precision == "bf16":
