@@ -141,6 +141,26 @@ class Bundle:
     def dim(self) -> int:
         return int(self.manifest["dim"])
 
+    @property
+    def family(self) -> str:
+        return str(self.manifest.get("encoder_family", "csmae"))
+
+    @property
+    def cross_sensor(self) -> bool:
+        """Whether S1 and S2 vectors share one space (bundles before this field: CSMAE, always)."""
+        return bool(self.manifest["model"].get("cross_sensor", True)) and len(self.sensors) > 1
+
+    @property
+    def model_description(self) -> str:
+        model = self.manifest["model"]
+        if model.get("description"):
+            return str(model["description"])
+        cfg = model.get("config") or {}
+        if "variant" in cfg:  # CSMAE bundles written before descriptions were recorded
+            return (f"CSMAE-{cfg['variant'].upper()} ViT {cfg['embed_dim']}-d, "
+                    f"{cfg['specific_depth']}+{cfg['shared_depth']} blocks")
+        return f"{self.family} encoder"
+
 
 def read_manifest(path: Path) -> dict:
     if not path.is_dir():

@@ -119,11 +119,10 @@ def current_backend() -> Backend | None:
 
 def render_sidebar(backend: Backend) -> None:
     manifest = backend.bundle.manifest
-    cfg = manifest["model"]["config"]
     device = backend.encoder.device if backend.encoder else "no model (search by archive patch only)"
+    spaces = "" if backend.bundle.cross_sensor else " · S1 and S2 in separate spaces (same-sensor search only)"
     st.sidebar.caption(
-        f"**Model** {cfg['variant'].upper()} ViT {cfg['embed_dim']}-d, {cfg['specific_depth']}+{cfg['shared_depth']} "
-        f"blocks · hash `{backend.bundle.model_hash[:12]}`  \n"
+        f"**Model** {backend.bundle.model_description} · hash `{backend.bundle.model_hash[:12]}`{spaces}  \n"
         f"**Bundle** {manifest['name']} · {manifest['counts']['pairs']:,} pairs × 2 sensors · "
         f"{manifest['index']['spec']['kind']} index  \n**Device** {device}")
 

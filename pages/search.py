@@ -292,9 +292,14 @@ def search_options(backend: Backend, spec: QuerySpec) -> tuple[list[str], int, F
     # defaults through session state, which a shared link may already have set
     st.session_state.setdefault(KEY_TARGETS, list(SENSOR_NAMES.values()))
     st.session_state.setdefault(KEY_K, 10)
-    chosen = left.multiselect("Search in", list(SENSOR_NAMES.values()), key=KEY_TARGETS,
-                              help="cross-sensor retrieval: an S1 query can find S2 patches")
-    targets = [s for s, n in SENSOR_NAMES.items() if n in chosen] or list(SENSORS)
+    if backend.bundle.cross_sensor:
+        chosen = left.multiselect("Search in", list(SENSOR_NAMES.values()), key=KEY_TARGETS,
+                                  help="cross-sensor retrieval: an S1 query can find S2 patches")
+        targets = [s for s, n in SENSOR_NAMES.items() if n in chosen] or list(SENSORS)
+    else:  # distances between separately trained S1 and S2 spaces mean nothing
+        targets = [spec.sensor]
+        left.caption(f"Searching {SENSOR_NAMES[spec.sensor]} only: this model embeds S1 and S2 in separate "
+                     "spaces (pick a cross-sensor model in the sidebar to search across sensors)")
     k = middle.slider("Results (k)", 1, 50, key=KEY_K)
     with st.expander("Filters"):
         a, b, c = st.columns(3)

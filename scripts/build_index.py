@@ -93,9 +93,10 @@ def run(args) -> int:
         report = build_indexes(workdir, ("s1", "s2"), args.index)
         manifest = {
             "name": args.name or args.out.name,
-            "encoder_family": "csmae",
-            "model": {"content_hash": encoder.content_hash, "file": args.model.name,
-                      "config": encoder.config.to_dict(), "transpose_input": encoder.transpose_input,
+            "encoder_family": encoder.family,
+            "model": {"content_hash": encoder.content_hash, "file": args.model.name, "family": encoder.family,
+                      "description": encoder.describe(), "cross_sensor": encoder.cross_sensor,
+                      "config": encoder.config_dict(), "transpose_input": encoder.transpose_input,
                       "card": card_summary(encoder.card)},
             "archive": {"path": str(args.archive), "source": archive.source},
             "counts": {"pairs": len(archive), "sensors": ["s1", "s2"]},
