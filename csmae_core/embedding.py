@@ -112,7 +112,8 @@ def embed_archive(encoder: RetrievalEncoder, archive: PairArchive, work_dir: Pat
 
 @torch.inference_mode()
 def embed_inputs(encoder: RetrievalEncoder, inputs: dict[str, torch.Tensor], batch_size: int = 64) -> dict[str, np.ndarray]:
-    """In-memory embedding of preprocessed inputs {sensor: (N, C, H, W)} (small archives, evaluation)."""
+    """In-memory embedding of preprocessed inputs {sensor: (N, C, H, W)} (small archives, evaluation);
+    sensors the encoder cannot embed (e.g. S1 for an RGB-only model) are left out."""
     return {sensor: np.concatenate([encoder.embed(x[i:i + batch_size], sensor).cpu().numpy()
                                     for i in range(0, len(x), batch_size)])
-            for sensor, x in inputs.items()}
+            for sensor, x in inputs.items() if sensor in encoder.sensors}

@@ -165,13 +165,22 @@ def _value(values: dict, key: str, k: int | None = None):
     return float(value) if isinstance(value, (int, float)) else None
 
 
+def encoder_of(metrics: dict, kind: str, name: str) -> str:
+    """The encoder family of a model row (files written before families were recorded: CSMAE)."""
+    if kind != "model":
+        return "baseline"
+    model = metrics["models"].get(name, {})
+    return str(model.get("encoder") or model.get("family") or "csmae")
+
+
 def summary_frame(metrics: dict, k: int) -> pd.DataFrame:
     """One row per model/baseline × direction at cut-off k."""
     rows = []
     for kind, name, directions in all_entries(metrics).values():
         for direction in [d for d in DIRECTIONS if d in directions] + [d for d in directions if d not in DIRECTIONS]:
             values = directions[direction]
-            rows.append({"Model": name, "Kind": kind, "Direction": arrow(direction),
+            rows.append({"Model": name, "Kind": kind, "Encoder": encoder_of(metrics, kind, name),
+                         "Direction": arrow(direction),
                          f"P@{k}": _value(values, "precision", k), f"R@{k}": _value(values, "recall", k),
                          f"F1@{k}": _value(values, "f1", k), f"F1@{k} per query": _value(values, "f1_per_query", k),
                          f"mAP@{k}": _value(values, "map", k),
@@ -191,10 +200,11 @@ def show_summary(metrics: dict) -> None:
     ks = cutoffs(metrics)
     for tab, k in zip(st.tabs([f"k = {k}" for k in ks]), ks):
         frame = summary_frame(metrics, k)
-        config = {c: st.column_config.NumberColumn(c, format="%.3f") for c in frame.columns[3:]}
+        config = {c: st.column_config.NumberColumn(c, format="%.3f") for c in frame.columns[4:]}
         config["Median counterpart rank"] = st.column_config.NumberColumn("Median counterpart rank", format="%.1f")
         tab.dataframe(frame, hide_index=True, column_config=config, placeholder="—", height=table_height(len(frame)))
-    lines = [f"- **{name}** (model `{str(model.get('model_hash', ''))[:12]}`): {model.get('description', '')}"
+    lines = [f"- **{name}** ({encoder_of(metrics, 'model', name)}, model `{str(model.get('model_hash', ''))[:12]}`): "
+             f"{model.get('description', '')}"
              for name, model in metrics["models"].items()]
     lines += [f"- **{name}** (baseline): {BASELINE_DESCRIPTIONS.get(name, 'baseline')}"
               for name in metrics.get("baselines", {})]

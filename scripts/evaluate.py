@@ -5,7 +5,8 @@
         --queries validation,test --archive-split validation,test --out assets/evaluation/demo
 
 Default protocol (the published one): validation queries against the test archive. Each --bundle and
---model is one encoder (a --model is embedded on the fly over the bundle's archive). Baselines (random,
+--model is one encoder of any family (CSMAE, CMID; a --model is embedded on the fly over the bundle's
+archive): one table compares them. Models whose S1 and S2 spaces are separate get S1->S1 and S2->S2 only. Baselines (random,
 band statistics, pixel correlation) need the archive's pixels: --archive, or the path in the first
 bundle's manifest. Writes metrics.json, metrics.csv, plots (PNG) and prints a table.
 """
@@ -75,7 +76,8 @@ def run(args) -> int:
     from csmae_core.bundle import Bundle
     from csmae_core.embedding import embed_inputs
     from csmae_core.encoder import load_model
-    from csmae_core.evaluation import BASELINE_DIRECTIONS, BASELINES, evaluate_embeddings, random_embeddings
+    from csmae_core.evaluation import (BASELINE_DIRECTIONS, BASELINES, DIRECTIONS, evaluate_embeddings,
+                                       random_embeddings)
     from csmae_core.labels import multi_hot_matrix
     from csmae_core.metrics import DEFINITIONS
     from csmae_core.report import print_table, write_outputs
@@ -87,19 +89,24 @@ def run(args) -> int:
     models = {}
     for bundle in bundles:
         models[bundle.manifest["name"]] = {"description": describe(bundle.manifest["model"].get("card", {}), "bundle"),
-                                           "model_hash": bundle.model_hash, "embeddings": bundle.embeddings}
+                                           "family": bundle.family, "encoder": bundle.model_description,
+                                           "cross_sensor": bundle.cross_sensor, "model_hash": bundle.model_hash,
+                                           "embeddings": bundle.embeddings}
     inputs = archive_inputs(args, bundles[0]) if (args.model or not args.no_baselines) else None
     for path in args.model:
         encoder = load_model(path, "cpu")
         oriented = {s: x.transpose(-1, -2) if encoder.transpose_input else x for s, x in inputs.items()}
-        models[path.stem] = {"description": describe(encoder.card, str(path)), "model_hash": encoder.content_hash,
-                             "embeddings": embed_inputs(encoder, oriented)}
+        models[path.stem] = {"description": describe(encoder.card, str(path)), "family": encoder.family,
+                             "encoder": encoder.describe(), "cross_sensor": encoder.cross_sensor,
+                             "model_hash": encoder.content_hash, "embeddings": embed_inputs(encoder, oriented)}
     report = {"definitions": DEFINITIONS, "command": "python scripts/evaluate.py " + shlex.join(sys.argv[1:] or []),
               "protocol": {"queries": args.queries, "archive": args.archive_split, "k": args.k,
                            "query_count": len(queries), "archive_count": len(archive),
                            "pair_ids": list(table["pair_id"])}, "models": {}, "baselines": {}}
     for name, model in models.items():
-        directions = evaluate_embeddings(model.pop("embeddings"), labels, queries, archive, args.k)
+        # separately trained S1 and S2 spaces: cross-sensor distances mean nothing, so they are not reported
+        directions = evaluate_embeddings(model.pop("embeddings"), labels, queries, archive, args.k,
+                                         DIRECTIONS if model["cross_sensor"] else DIRECTIONS[:2])
         report["models"][name] = {**model, "directions": directions}
     report.update(next(iter(report["models"].values()))["directions"])  # the first model's directions on top
     if not args.no_baselines:
