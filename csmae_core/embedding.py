@@ -34,15 +34,22 @@ class ArchiveInputs(Dataset):
 
 
 class EmbedModule(L.LightningModule):
+    """Embeds the sensors the encoder supports (both through `embed_pair`, which CSMAE computes in one
+    pass; one sensor alone, e.g. S2 for an RGB-only model, through `embed`)."""
+
     def __init__(self, encoder: RetrievalEncoder):
         super().__init__()
         self.backbone = encoder.backbone
+        self.sensors = tuple(s for s in SENSORS if s in encoder.sensors)
         self.precision_mode = encoder.precision
 
     def predict_step(self, batch, batch_index):
         rows, x_s1, x_s2 = batch
-        s1, s2 = self.backbone.embed_pair(x_s1, x_s2)
-        return rows.cpu().numpy(), s1.float().cpu().numpy(), s2.float().cpu().numpy()
+        if self.sensors == SENSORS:
+            vectors = dict(zip(SENSORS, self.backbone.embed_pair(x_s1, x_s2)))
+        else:
+            vectors = {s: self.backbone.embed({"s1": x_s1, "s2": x_s2}[s], s) for s in self.sensors}
+        return rows.cpu().numpy(), {s: v.float().cpu().numpy() for s, v in vectors.items()}
 
 
 class ShardWriter(BasePredictionWriter):
@@ -65,20 +72,22 @@ class ShardWriter(BasePredictionWriter):
     def flush(self, rank: int) -> None:
         if not self.buffer:
             return
-        rows, s1, s2 = (np.concatenate(parts) for parts in zip(*self.buffer))
-        np.savez(self.directory / f"shard-r{rank}-{self.count:05d}.npz", rows=rows, s1=s1, s2=s2)
+        rows = np.concatenate([p[0] for p in self.buffer])
+        vectors = {s: np.concatenate([p[1][s] for p in self.buffer]) for s in self.buffer[0][1]}
+        np.savez(self.directory / f"shard-r{rank}-{self.count:05d}.npz", rows=rows, **vectors)
         self.buffer, self.count = [], self.count + 1
 
 
-def merge_shards(directory: Path, count: int, dim: int, out_dir: Path) -> dict[str, Path]:
+def merge_shards(directory: Path, count: int, dim: int, out_dir: Path,
+                 sensors: tuple[str, ...] = SENSORS) -> dict[str, Path]:
     """Shards -> one embeddings_<sensor>.npy per sensor (memory-mapped, so never all in RAM)."""
-    outputs = {s: out_dir / f"embeddings_{s}.npy" for s in SENSORS}
+    outputs = {s: out_dir / f"embeddings_{s}.npy" for s in sensors}
     arrays = {s: np.lib.format.open_memmap(p, mode="w+", dtype=np.float32, shape=(count, dim))
               for s, p in outputs.items()}
     seen = np.zeros(count, dtype=bool)
     for shard in sorted(directory.glob("shard-*.npz")):
         with np.load(shard) as data:
-            for sensor in SENSORS:
+            for sensor in sensors:
                 arrays[sensor][data["rows"]] = data[sensor]
             seen[data["rows"]] = True
     if not seen.all():
@@ -91,7 +100,7 @@ def merge_shards(directory: Path, count: int, dim: int, out_dir: Path) -> dict[s
 def embed_archive(encoder: RetrievalEncoder, archive: PairArchive, work_dir: Path, batch_size: int = 64,
                   num_workers: int = 0, accelerator: str = "auto", devices="auto", num_nodes: int = 1,
                   strategy: str = "auto", progress: bool = True) -> dict[str, Path]:
-    """Embed both sensors of every pair; returns the merged .npy paths in `work_dir`."""
+    """Embed every pair with each sensor the encoder supports; returns the merged .npy paths in `work_dir`."""
     shards = work_dir / "shards"
     shards.mkdir(parents=True, exist_ok=True)
     loader = DataLoader(ArchiveInputs(archive, encoder.transpose_input), batch_size=batch_size, shuffle=False,
@@ -100,10 +109,11 @@ def embed_archive(encoder: RetrievalEncoder, archive: PairArchive, work_dir: Pat
     trainer = L.Trainer(accelerator=accelerator, devices=devices, num_nodes=num_nodes, strategy=strategy,
                         precision=precision, logger=False, callbacks=[ShardWriter(shards)],
                         enable_progress_bar=progress, enable_model_summary=False)
-    trainer.predict(EmbedModule(encoder), loader, return_predictions=False)
+    module = EmbedModule(encoder)
+    trainer.predict(module, loader, return_predictions=False)
     if not trainer.is_global_zero:
         return {}
-    outputs = merge_shards(shards, len(archive), encoder.dim, work_dir)
+    outputs = merge_shards(shards, len(archive), encoder.dim, work_dir, module.sensors)
     for shard in shards.glob("*.npz"):
         shard.unlink()
     shards.rmdir()

@@ -168,8 +168,8 @@ class SearchEngine:
         if query.pair_row is None:
             return None, False
         other = "s2" if query.sensor == "s1" else "s1"
-        if other not in self.bundle.embeddings:
-            return None, False
+        if other not in self.bundle.embeddings or not self.bundle.cross_sensor:
+            return None, False  # no other sensor, or one in a separate space: the rank would mean nothing
         vector = query.embedding.astype(np.float32)
         if self.count <= EXACT_RANK_LIMIT:
             scores = self.bundle.embeddings[other] @ vector

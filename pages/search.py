@@ -48,7 +48,8 @@ def apply_url(backend: Backend) -> None:
     if len(hits) == 0:
         st.warning(f"The shared link names pair {params['pair']!r}, which this archive does not hold.")
         return
-    set_archive_query(int(hits[0]), params.get("sensor", "s2") if params.get("sensor") in SENSORS else "s2")
+    sensors = backend.bundle.sensors
+    set_archive_query(int(hits[0]), params["sensor"] if params.get("sensor") in sensors else sensors[-1])
     if params.get("k", "").isdigit():
         st.session_state[KEY_K] = max(1, min(50, int(params["k"])))
     targets = [t for t in params.get("targets", "").split(",") if t in SENSORS]
@@ -215,7 +216,10 @@ def query_input(backend: Backend) -> None:
     source = st.segmented_control("Query from", QUERY_SOURCES, default=QUERY_SOURCES[0], key=KEY_SOURCE) \
         or QUERY_SOURCES[0]
     if source != "Upload":
-        st.radio("Image of the archive pair", list(SENSOR_OPTIONS), horizontal=True, key=KEY_PICK_SENSOR)
+        options = [name for name, sensor in SENSOR_OPTIONS.items() if sensor in backend.bundle.sensors]
+        if st.session_state.get(KEY_PICK_SENSOR) not in options:  # e.g. an S2-only model was picked
+            st.session_state[KEY_PICK_SENSOR] = options[0]
+        st.radio("Image of the archive pair", options, horizontal=True, key=KEY_PICK_SENSOR)
     if source == "Upload":
         upload_tab(backend)
     elif source == "Pick on the map":

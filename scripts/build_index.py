@@ -90,7 +90,8 @@ def run(args) -> int:
                              args.devices, args.num_nodes, args.strategy):
             return 0  # a non-zero rank of a distributed run: rank 0 writes the bundle
         bundle_table(archive.table).to_parquet(workdir / TABLE, index=False)
-        report = build_indexes(workdir, ("s1", "s2"), args.index)
+        sensors = [s for s in ("s1", "s2") if s in encoder.sensors]
+        report = build_indexes(workdir, sensors, args.index)
         manifest = {
             "name": args.name or args.out.name,
             "encoder_family": encoder.family,
@@ -99,7 +100,7 @@ def run(args) -> int:
                       "config": encoder.config_dict(), "transpose_input": encoder.transpose_input,
                       "card": card_summary(encoder.card)},
             "archive": {"path": str(args.archive), "source": archive.source},
-            "counts": {"pairs": len(archive), "sensors": ["s1", "s2"]},
+            "counts": {"pairs": len(archive), "sensors": sensors},
             "dim": encoder.dim, "precision": args.precision,
             "index": {"spec": report.pop("spec"), "recall_at_10": {s: r["recall_at_10"] for s, r in report.items()}},
         }
@@ -107,7 +108,7 @@ def run(args) -> int:
     except BaseException:
         shutil.rmtree(workdir, ignore_errors=True)
         raise
-    print(f"wrote bundle {args.out}: {len(archive)} pairs x 2 sensors, {encoder.dim}-d, "
+    print(f"wrote bundle {args.out}: {len(archive)} pairs x {len(sensors)} sensor(s), {encoder.dim}-d, "
           f"index {manifest['index']['spec']['kind']}, model {encoder.content_hash[:12]}")
     return 0
 
