@@ -35,12 +35,16 @@ def card_markdown(card: dict) -> str:
     """A model card in markdown from a checkpoint's card dict (any field may be absent)."""
     model = card.get("model") or {}
     data = card.get("data") or {}
-    lines = [f"- **Variant**: {str(card.get('variant', model.get('variant', '?'))).upper()}"]
-    if model:
+    lines = [f"- **Method**: {str(card.get('method', 'csmae')).upper()}"]
+    if card.get("variant") or model.get("variant"):
+        lines.append(f"- **Variant**: {str(card.get('variant', model.get('variant'))).upper()}")
+    if "specific_depth" in model:
         lines.append(f"- **Size**: {model.get('size', '?')} · embedding dimension {model.get('embed_dim', '?')} · "
                      f"depth {model.get('depth', '?')} ({model.get('specific_depth', '?')} sensor-specific + "
                      f"{model.get('shared_depth', '?')} shared blocks) · {model.get('num_heads', '?')} heads · "
                      f"patch {model.get('patch_size', '?')} px on {model.get('img_size', '?')} px inputs")
+    elif model:  # other families: their plain settings
+        lines.append("- **Model**: " + ", ".join(f"{k} {v}" for k, v in model.items() if not isinstance(v, (dict, list))))
     if data:
         used = "labels used" if data.get("labels_used") else "labels never used (self-supervised)"
         lines.append(f"- **Training data**: archive `{data.get('archive', '?')}`, split `{data.get('split', '?')}`, "

@@ -1,4 +1,4 @@
-"""Write a model card (markdown) from a checkpoint's embedded card and, optionally, its evaluation.
+"""Write a model card (markdown) from a checkpoint's embedded card (any encoder family) and, optionally, its evaluation.
 
     python scripts/write_model_card.py assets/models/demo.pt --evaluation assets/evaluation/demo \
         --out assets/models/demo.md [--note "free text"]
@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from csmae_core.checkpoint import load_checkpoint  # noqa: E402
+from csmae_core.encoder import load_model  # noqa: E402
 from csmae_core.errors import CsmaeError  # noqa: E402
 
 
@@ -31,15 +31,15 @@ def metrics_table(metrics: dict, k: str = "5") -> list[str]:
 
 
 def render(path: Path, evaluation: Path | None, note: str) -> str:
-    checkpoint = load_checkpoint(path)
-    card, cfg = checkpoint.card, checkpoint.config
-    data = card.get("data", {})
+    encoder = load_model(path, "cpu")
+    card, data = encoder.card, encoder.card.get("data", {})
+    spaces = "one space for S1 and S2" if encoder.cross_sensor else "S1 and S2 in separate spaces"
     lines = [f"# Model card: {path.name}", "",
-             f"- **Variant**: CSMAE-{cfg.variant.upper()} layout, ViT {cfg.embed_dim}-d, {cfg.num_heads} heads, "
-             f"{cfg.specific_depth} sensor-specific + {cfg.shared_depth} shared blocks, patch {cfg.patch_size}, "
-             f"decoder {cfg.decoder_dim}-d x {cfg.decoder_depth}, {cfg.pool} pooling",
-             f"- **Encoder content hash**: `{checkpoint.content_hash}`",
-             f"- **Input**: bands from the band table, normalised; transposed input: {checkpoint.transpose_input}",
+             f"- **Encoder**: {encoder.describe()} (family `{encoder.family}`; sensors "
+             f"{', '.join(s.upper() for s in encoder.sensors)}; {spaces})",
+             f"- **Configuration**: `{json.dumps(encoder.config_dict(), sort_keys=True)}`",
+             f"- **Encoder content hash**: `{encoder.content_hash}`",
+             f"- **Input**: bands from the band table, normalised; transposed input: {encoder.transpose_input}",
              f"- **Training data**: {data.get('pairs')} pairs of split '{data.get('split')}' of the {data.get('archive')} "
              f"archive; labels used: {data.get('labels_used')}",
              f"- **Training**: {card.get('epochs')} epochs, {card.get('steps')} steps, precision {card.get('precision')}, "
