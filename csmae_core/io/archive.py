@@ -5,6 +5,7 @@ from collections.abc import Iterator
 
 import pandas as pd
 
+from csmae_core.errors import MissingKeyError
 from csmae_core.record import PatchPair
 
 # Columns every archive table has (one row per pair); readers may add more.
@@ -37,7 +38,8 @@ class PairArchive:
     def index_of(self, pair_id: str) -> int:
         hits = (self.table["pair_id"] == pair_id).to_numpy().nonzero()[0]
         if len(hits) == 0:
-            raise KeyError(f"no pair {pair_id!r} in this archive")
+            example = f", e.g. {self.table['pair_id'].iloc[0]}" if len(self.table) else ""
+            raise MissingKeyError(f"no pair {pair_id!r} in this archive; it holds {len(self)} pairs{example}")
         return int(hits[0])
 
     def load_pair(self, row: pd.Series) -> PatchPair:

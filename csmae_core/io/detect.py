@@ -18,7 +18,7 @@ def open_archive(path: str | Path, metadata: str | Path | None = None) -> PairAr
 
     path = Path(path)
     if not path.is_dir():
-        raise DataNotFoundError(f"no archive folder at {path}")
+        raise DataNotFoundError(f"no archive folder at {path}; check the path (an archive is a folder)")
     if (path / ARRAYS_FILE).is_file():
         return PackedArchive(path)
     if (path / "BigEarthNet-S2").is_dir():
@@ -26,7 +26,7 @@ def open_archive(path: str | Path, metadata: str | Path | None = None) -> PairAr
     if (path / "BigEarthNet-v1.0").is_dir() and (path / "BigEarthNet-S1-v1.0").is_dir():
         return BenV1Folders(path / "BigEarthNet-S1-v1.0", path / "BigEarthNet-v1.0")
     if (path / "data.mdb").is_file():
-        if lmdb_holds_pickles(path):
+        if lmdb_kind(path) == "pickle":
             return EncodedLmdb(path)
         if metadata is None:
             raise InputError(f"{path} is a rico-hdl LMDB: pass its metadata.parquet (--metadata) to pair S1 and S2")
@@ -36,12 +36,27 @@ def open_archive(path: str | Path, metadata: str | Path | None = None) -> PairAr
                      "LMDB or bigearthnet-encoder LMDB)")
 
 
-def lmdb_holds_pickles(path: Path) -> bool:
+def lmdb_kind(path: Path) -> str:
+    """"safetensors" (rico-hdl) or "pickle" (bigearthnet-encoder), from the first value.
+
+    Safetensors bytes are an 8-byte little-endian header length followed by a JSON object. Anything
+    else is taken as a pickle, so that a hostile value (a protocol-0 text pickle as much as a binary
+    one) goes to the restricted unpickler, which refuses it, rather than to a misleading message.
+    """
     from csmae_core.io.lmdb_rico import open_lmdb
 
     with open_lmdb(path).begin() as txn:
-        first = next(txn.cursor().iternext(keys=False, values=True), b"")
-    return first[:1] == b"\x80"  # pickle protocol 2+ opcode; safetensors starts with a length
+        first = next(txn.cursor().iternext(keys=False, values=True), None)
+    if first is None:
+        raise InputError(f"the LMDB {path} holds no entries; pass an LMDB written by rico-hdl or "
+                         "bigearthnet-encoder")
+    if len(first) > 9 and first[8:9] == b"{" and int.from_bytes(first[:8], "little") <= len(first) - 8:
+        return "safetensors"
+    return "pickle"
+
+
+def lmdb_holds_pickles(path: Path) -> bool:
+    return lmdb_kind(path) == "pickle"
 
 
 def read_lmdb_entry(path: Path, key: str | None) -> PatchRecord | PatchPair:
@@ -52,7 +67,7 @@ def read_lmdb_entry(path: Path, key: str | None) -> PatchRecord | PatchPair:
     if lmdb_holds_pickles(path):
         archive = EncodedLmdb(path)
         return archive[archive.index_of(key) if key else 0]
-    keys = sorted(lmdb_keys(open_lmdb(path)))
+    keys = sorted(lmdb_keys(open_lmdb(path)))  # lmdb_holds_pickles refused an empty LMDB
     key = key or keys[0]
     if key not in keys:
         raise InputError(f"no entry {key!r} in {path}; it holds {len(keys)} entries, e.g. {keys[0]}")

@@ -83,9 +83,10 @@ def _apply_labels_metadata(record: PatchRecord, path: Path) -> None:
     try:
         meta = json.loads(path.read_text())
     except (OSError, ValueError) as error:
-        raise InputError(f"{path.name} is not valid JSON ({error})") from error
+        raise InputError(f"{path.name} is not valid JSON ({error}); fix or remove the labels file (it is "
+                         "optional: without it the patch has no labels)") from error
     if not isinstance(meta, dict):
-        raise InputError(f"{path.name} does not hold a JSON object")
+        raise InputError(f"{path.name} does not hold a JSON object; fix or remove the labels file")
     if "labels" in meta:
         record.labels_43 = list(meta["labels"])
         record.labels = to_19(record.labels_43)
@@ -175,20 +176,38 @@ def read_reben_metadata(metadata: str | Path | pd.DataFrame,
         path = Path(metadata)
         if not path.is_file():
             raise DataNotFoundError(f"no reBEN metadata.parquet at {path}; pass --metadata")
-        try:
-            frame = pd.read_parquet(path)
-        except Exception as error:  # pyarrow raises many types for a non-parquet file
-            raise InputError(f"{path.name} is not a readable parquet file ({error})") from error
+        frame = read_parquet_table(path)
         if extra is not None:
-            frame = pd.concat([frame, pd.read_parquet(extra)], ignore_index=True)
+            frame = pd.concat([frame, read_parquet_table(Path(extra))], ignore_index=True)
     missing = [c for c in REBEN_COLUMNS if c not in frame.columns]
     if missing:
         raise InputError(f"metadata table lacks column(s) {', '.join(missing)}; "
                          f"a reBEN metadata.parquet has {', '.join(REBEN_COLUMNS)}")
     table = frame.rename(columns={"patch_id": "pair_id"}).copy()
-    table["labels"] = [list(labels) for labels in table["labels"]]
+    table["labels"] = label_lists(table["labels"], "metadata table")
     table["season"] = [season_of_name(name) for name in table["pair_id"]]
     return table
+
+
+def read_parquet_table(path: Path, hint: str = "pass the metadata.parquet of the archive") -> pd.DataFrame:
+    """A parquet file as a DataFrame; anything unreadable becomes an InputError naming the file."""
+    if not path.is_file():
+        raise DataNotFoundError(f"no {path.name} at {path}; {hint}")
+    try:
+        return pd.read_parquet(path)
+    except Exception as error:  # pyarrow raises many types for a non-parquet file  # noqa: BLE001
+        raise InputError(f"{path.name} is not a readable parquet file ({error}); {hint}") from error
+
+
+def label_lists(column: pd.Series, what: str) -> list[list[str]]:
+    """A labels column as lists of names (parquet gives arrays); anything else is an InputError."""
+    out = []
+    for value in column:
+        if value is None or isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+            raise InputError(f"{what}: column labels must hold lists of label names, found {value!r}; "
+                             "write the labels as a list column (e.g. ['Arable land', 'Pastures'])")
+        out.append(list(value))
+    return out
 
 
 def _with_defaults(table: pd.DataFrame, names_table: pd.DataFrame | None) -> pd.DataFrame:

@@ -20,7 +20,7 @@ from csmae_core.errors import InputError, UnsafePickleError
 from csmae_core.geo import footprint_from_name, tile_of_name
 from csmae_core.io.archive import PairArchive
 from csmae_core.io.folders import _attach_row_meta, _with_defaults
-from csmae_core.io.lmdb_rico import lmdb_keys, open_lmdb
+from csmae_core.io.lmdb_rico import check_entry_bands, lmdb_keys, open_lmdb
 from csmae_core.labels import to_19
 from csmae_core.record import PatchPair, PatchRecord
 
@@ -125,7 +125,12 @@ class EncodedLmdb(PairArchive):
     def load_pair(self, row: pd.Series) -> PatchPair:
         with self.env.begin() as txn:
             data = txn.get(row["pair_id"].encode())
+        if data is None:
+            raise InputError(f"no entry {row['pair_id']!r} in {self.lmdb_path}")
         decoded = decode_patch(data)
+        for sensor in ("s1", "s2"):
+            check_entry_bands(decoded[sensor], sensor, f"entry {row['pair_id']!r} of {self.lmdb_path} ({sensor.upper()})",
+                              "this is not a BigEarthNet encoder LMDB: encode the archive again")
         known = isinstance(row["s1_name"], str)
         s1_name = row["s1_name"] if known else f"S1 of {row['pair_id']}"
         tile = tile_of_name(s1_name) if known else None

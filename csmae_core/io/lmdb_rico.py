@@ -13,7 +13,7 @@ import pandas as pd
 from safetensors import SafetensorError
 from safetensors.numpy import load as load_safetensors
 
-from csmae_core.bands import STORED_BANDS
+from csmae_core.bands import BANDS, MODEL_BANDS, STORED_BANDS
 from csmae_core.errors import DataNotFoundError, InputError
 from csmae_core.geo import footprint_from_name
 from csmae_core.io.archive import PairArchive
@@ -29,12 +29,29 @@ def open_lmdb(path: str | Path) -> lmdb.Environment:
     try:
         return lmdb.open(str(path), readonly=True, lock=False, readahead=False, max_readers=512)
     except lmdb.Error as error:
-        raise InputError(f"{path} is not a readable LMDB ({error})") from error
+        raise InputError(f"{path} is not a readable LMDB ({error}); the database may be incomplete or "
+                         "corrupt: copy the database again (data.mdb as written by rico-hdl or "
+                         "bigearthnet-encoder)") from error
 
 
 def lmdb_keys(env: lmdb.Environment) -> set[str]:
     with env.begin() as txn:
         return {key.decode("utf-8", "replace") for key in txn.cursor().iternext(keys=True, values=False)}
+
+
+def check_entry_bands(bands: dict, sensor: str, what: str, fix: str) -> None:
+    """Every model band present, each a 2-D array of its BigEarthNet size (checked before use)."""
+    missing = [b for b in MODEL_BANDS[sensor] if b not in bands]
+    if missing:
+        raise InputError(f"{what} lacks band(s) {', '.join(missing)} (an {sensor.upper()} entry holds "
+                         f"{', '.join(STORED_BANDS[sensor])}); {fix}")
+    for band, array in bands.items():
+        side = BANDS[band].native_pixels
+        shape = getattr(array, "shape", ())
+        if tuple(shape) != (side, side):
+            size = "x".join(map(str, shape)) or "a scalar"
+            raise InputError(f"{what}: band {band} is {size} pixels; a BigEarthNet {band} band is "
+                             f"{side}x{side}; {fix}")
 
 
 class RicoLmdb(PairArchive):
@@ -73,8 +90,11 @@ class RicoLmdb(PairArchive):
         try:
             arrays = load_safetensors(value)
         except SafetensorError as error:
-            raise InputError(f"entry {key!r} is not safetensors data ({error})") from error
+            raise InputError(f"entry {key!r} of {self.lmdb_path} is not safetensors data ({error}); "
+                             "rebuild the LMDB with rico-hdl") from error
         bands = {b: arrays[b] for b in STORED_BANDS[sensor] if b in arrays}
+        check_entry_bands(bands, sensor, f"entry {key!r} of {self.lmdb_path}",
+                          "rebuild the LMDB with rico-hdl")
         return PatchRecord(sensor=sensor, bands=bands, name=key, footprint=footprint_from_name(key),
                            source=self.source)
 

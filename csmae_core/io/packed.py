@@ -21,12 +21,13 @@ from csmae_core.bands import STORED_BANDS
 from csmae_core.errors import DataNotFoundError, InputError
 from csmae_core.geo import Footprint
 from csmae_core.io.archive import PairArchive
-from csmae_core.io.folders import _attach_row_meta
+from csmae_core.io.folders import _attach_row_meta, label_lists, read_parquet_table
 from csmae_core.labels import to_19
 from csmae_core.record import PatchPair, PatchRecord
 
 ARRAYS_FILE = "patches.safetensors"
 TABLE_FILE = "metadata.parquet"
+_REBUILD = "copy or rebuild the archive (scripts/build_demo_archive.py)"
 
 
 def footprint_columns(footprints: Sequence[Footprint]) -> pd.DataFrame:
@@ -66,15 +67,21 @@ class PackedArchive(PairArchive):
             if not (self.path / name).is_file():
                 raise DataNotFoundError(f"no {name} in {self.path}: not a packed archive "
                                         "(build the demo with scripts/build_demo_archive.py)")
-        self.table = pd.read_parquet(self.path / TABLE_FILE)
-        self.table["labels"] = [list(v) for v in self.table["labels"]]
+        self.table = read_parquet_table(self.path / TABLE_FILE, _REBUILD)
+        if "labels" not in self.table:
+            raise InputError(f"{self.path / TABLE_FILE} lacks column labels; {_REBUILD}")
+        self.table["labels"] = label_lists(self.table["labels"], str(self.path / TABLE_FILE))
         self._arrays = None
 
     @property
     def arrays(self):
         if self._arrays is None:
-            self._arrays = safe_open(str(self.path / ARRAYS_FILE), framework="numpy")
-            n = self._arrays.get_slice("s1/VV").get_shape()[0]
+            try:
+                self._arrays = safe_open(str(self.path / ARRAYS_FILE), framework="numpy")
+                n = self._arrays.get_slice("s1/VV").get_shape()[0]
+            except Exception as error:  # SafetensorError, OSError, a missing array  # noqa: BLE001
+                self._arrays = None
+                raise InputError(f"{self.path / ARRAYS_FILE} is not readable ({error}); {_REBUILD}") from error
             if n != len(self.table):
                 raise InputError(f"{self.path}: {n} patches but {len(self.table)} metadata rows")
         return self._arrays

@@ -62,6 +62,8 @@ log = logging.getLogger(__name__)
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024  # cap on an uploaded file / on the expanded size of a zip
 MAX_ZIP_RATIO = 100  # expanded/compressed beyond this (on more than 1 MiB) looks like a zip bomb
 MAX_ZIP_MEMBERS = 1000  # a patch folder has a dozen files; more entries is not a patch
+MAX_RASTER_SIDE = 20_000  # pixels per side of an upload, as stored and on the 10 m grid (200 km at 10 m):
+# a tiny compressed or sparse GeoTIFF can declare 100000 x 100000 pixels, and reading or warping it would not end
 _ZIP_RATIO_FLOOR = 1024 * 1024
 _MAX_JSON_BYTES = 1024 * 1024  # a labels_metadata.json is about 1 KiB; a larger one is ignored
 _CHUNK = 1024 * 1024
@@ -79,7 +81,7 @@ _MAGIC = ((b"\x89PNG", "it is a PNG image"), (b"\xff\xd8\xff", "it is a JPEG ima
           (b"PK\x03\x04", "it is a zip archive"), (b"<", "it is an XML/HTML text file"))
 _TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")  # classic TIFF and BigTIFF
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a local file header, or an empty archive's end record
-_FORMS = ("upload a multi-band GeoTIFF, BigEarthNet band GeoTIFFs (<name>_B02.tif, ...) "
+UPLOAD_FORMS = ("upload a multi-band GeoTIFF, BigEarthNet band GeoTIFFs (<name>_B02.tif, ...) "
           "or a .zip of one BigEarthNet patch folder")
 
 
@@ -158,7 +160,7 @@ def _check_files(paths: str | Path | Sequence[str | Path]) -> list[Path]:
     """The upload as existing, not-too-large files (DataNotFoundError for a missing one)."""
     items = [paths] if isinstance(paths, (str, Path)) else list(paths)
     if not items:
-        raise InputError(f"no file given; {_FORMS}")
+        raise InputError(f"no file given; {UPLOAD_FORMS}")
     files = [Path(p) for p in items]
     for file in files:
         if not file.exists():
@@ -196,7 +198,7 @@ def _check_tiff_header(path: Path) -> None:
         return
     kind = next((what for magic, what in _MAGIC if head.startswith(magic)),
                 "an empty file" if not head else "it does not start with a TIFF header")
-    raise InputError(f"{path.name} is not a GeoTIFF ({kind}); {_FORMS}")
+    raise InputError(f"{path.name} is not a GeoTIFF ({kind}); {UPLOAD_FORMS}")
 
 
 @contextlib.contextmanager
@@ -218,14 +220,28 @@ def _open_raster(path: Path) -> Iterator[Any]:
     with _raster_errors(path.name), warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)  # said in a note instead
         with rasterio.open(path, driver="GTiff") as dataset:
+            _reject_huge(dataset.width, dataset.height, path.name)
             _reject_pictures(dataset, path.name)
             yield dataset
+
+
+def _reject_huge(width: int, height: int, name: str, grid: bool = False) -> None:
+    """Refuse rasters too large to window or warp (checked before a pixel is read)."""
+    if max(width, height) <= MAX_RASTER_SIDE:
+        return
+    what = (f"covers {width / 100:.0f} km x {height / 100:.0f} km, {width}x{height} pixels at 10 m" if grid
+            else f"declares {width}x{height} pixels")
+    raise InputError(f"{name} {what}, more than the {MAX_RASTER_SIDE}x{MAX_RASTER_SIDE} an upload may have; "
+                     f"crop it first (one patch is {PATCH_PIXELS}x{PATCH_PIXELS} pixels, 1200 m x 1200 m)")
 
 
 def _reject_pictures(dataset: Any, name: str) -> None:
     if dataset.count in (3, 4) and all(d == "uint8" for d in dataset.dtypes):
         raise InputError(f"{name} is an 8-bit RGB image (a picture, not Sentinel bands); upload the "
                          f"bands themselves: a GeoTIFF with {EXPECTED_COUNTS}")
+    if any(str(d).startswith("complex") for d in dataset.dtypes):
+        raise InputError(f"{name} holds complex values ({dataset.dtypes[0]}), as a Sentinel-1 SLC product does; "
+                         "upload GRD backscatter instead (sigma0 in dB or linear power, real numbers)")
 
 
 def _is_single_band_file(path: Path) -> bool:
@@ -319,7 +335,9 @@ def _grid_10m(dataset: Any, stack: contextlib.ExitStack, notes: list[str], *,
         _note_once(notes, "no georeference: location unknown")
         # A single-band file without georeference is taken at its band's native resolution.
         step = _TARGET_M / BANDS[band].resolution_m if band else 1.0
-        return _Grid(dataset, round(dataset.width / step), round(dataset.height / step), None, None, step)
+        width, height = round(dataset.width / step), round(dataset.height / step)
+        _reject_huge(width, height, Path(dataset.name).name, grid=True)
+        return _Grid(dataset, width, height, None, None, step)
     epsg = epsg or _target_epsg(dataset)
     if _is_10m_in(dataset, epsg):
         return _Grid(dataset, dataset.width, dataset.height, dataset.transform, dataset.crs)
@@ -366,6 +384,7 @@ def _warped_10m(dataset: Any, epsg: int, notes: list[str]) -> Iterator[WarpedVRT
     transform, width, height = calculate_default_transform(
         dataset.crs, dst, dataset.width, dataset.height, *dataset.bounds, resolution=_TARGET_M)
     transform, width, height = aligned_target(transform, width, height, _TARGET_M)
+    _reject_huge(width, height, Path(dataset.name).name, grid=True)
     source_epsg = _epsg_of(dataset.crs)
     if metres < _TARGET_M * 0.75:
         resampling = Resampling.average  # clearly finer than 10 m: average, do not alias
@@ -608,7 +627,10 @@ def _zip_members(archive: zipfile.ZipFile, name: str) -> list[tuple[zipfile.ZipI
             raise InputError(f"{name} holds a member named {info.filename!r} (an absolute path or '..' "
                              "that points outside the archive); refused: zip the patch folder again "
                              "with relative paths")
-    files = [i for i in infos if not i.is_dir() and not _is_symlink(i) and not _is_junk(i.filename)]
+        if _is_symlink(info) and not _is_junk(info.filename):
+            raise InputError(f"{name} holds a symbolic link {info.filename!r} (it could point at any file "
+                             "on this machine); refused: zip the files themselves, not links to them")
+    files = [i for i in infos if not i.is_dir() and not _is_junk(i.filename)]
     if not files:
         raise InputError(f"{name} is an empty zip archive; zip one BigEarthNet patch folder "
                          "(its band GeoTIFFs)")
