@@ -120,18 +120,40 @@ class Bundle:
         if verify:
             verify_files(self.path, self.manifest)
         check_model(self.manifest, expected_model_hash, self.path)
-        self.table = pd.read_parquet(self.path / TABLE)
-        self.table["labels"] = [list(v) for v in self.table["labels"]]
-        self.spec = IndexSpec(**self.manifest["index"]["spec"])
+        self.table = self._read(TABLE, pd.read_parquet)
+        if "labels" not in self.table:
+            raise BundleError(f"{self.path / TABLE} lacks column labels; rebuild the bundle")
+        self.table["labels"] = [list(v) if v is not None else [] for v in self.table["labels"]]
+        try:
+            self.spec = IndexSpec(**self.manifest["index"]["spec"])
+        except TypeError as error:
+            raise BundleError(f"{self.path / MANIFEST}: unknown index settings ({error}); rebuild the bundle "
+                              "with this version of scripts/build_index.py") from error
         self.sensors = tuple(self.manifest["counts"]["sensors"])
-        self.embeddings = {s: np.load(self.path / embeddings_file(s)) for s in self.sensors}
-        self.indexes = {s: faiss.read_index(str(self.path / index_file(s))) for s in self.sensors}
+        # np.load without allow_pickle: an object array (a pickle) in a .npy is refused, never run
+        self.embeddings = {s: self._read(embeddings_file(s), np.load) for s in self.sensors}
+        self.indexes = {s: self._read(index_file(s), lambda p: faiss.read_index(str(p))) for s in self.sensors}
+        for sensor in self.sensors:
+            vectors, index = self.embeddings[sensor], self.indexes[sensor]
+            if vectors.ndim != 2 or vectors.shape[1] != self.dim or index.d != self.dim:
+                raise BundleError(f"{self.path}: {embeddings_file(sensor)} {vectors.shape} / {index_file(sensor)} "
+                                  f"({index.d}-d) do not hold {self.dim}-d vectors as the manifest says; "
+                                  "rebuild the bundle")
         for index in self.indexes.values():
             configure(index, self.spec)
         rows = {len(self.table)} | {len(e) for e in self.embeddings.values()} | {i.ntotal for i in self.indexes.values()}
         if len(rows) != 1:
             raise BundleError(f"{self.path}: table, embeddings and indexes disagree on the number of rows {rows}; "
                               "rebuild the bundle")
+
+    def _read(self, name: str, loader) -> Any:
+        """One bundle file through `loader`; whatever it raises becomes a BundleError naming the file."""
+        try:
+            return loader(self.path / name)
+        except Exception as error:  # numpy, pyarrow and faiss raise many types  # noqa: BLE001
+            detail = " ".join(str(error).split())[:200]
+            raise BundleError(f"{self.path / name} cannot be read ({type(error).__name__}: {detail}); "
+                              "rebuild the bundle") from error
 
     @property
     def model_hash(self) -> str:
@@ -168,18 +190,47 @@ def read_manifest(path: Path) -> dict:
     try:
         manifest = json.loads((path / MANIFEST).read_text())
     except FileNotFoundError as error:
-        raise BundleError(f"{path} has no {MANIFEST}: not an index bundle (or an interrupted build)") from error
+        raise BundleError(f"{path} has no {MANIFEST}: not an index bundle (or an interrupted build); build it "
+                          "again with scripts/build_index.py") from error
     except ValueError as error:
         raise BundleError(f"{path / MANIFEST} is not valid JSON ({error}); rebuild the bundle") from error
-    if manifest.get("format") != FORMAT or manifest.get("format_version") != FORMAT_VERSION:
-        raise BundleError(f"{path} is not a version-{FORMAT_VERSION} {FORMAT} (manifest says "
-                          f"{manifest.get('format')} v{manifest.get('format_version')})")
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT \
+            or manifest.get("format_version") != FORMAT_VERSION:
+        said = (f"{manifest.get('format')} v{manifest.get('format_version')}" if isinstance(manifest, dict)
+                else type(manifest).__name__)
+        raise BundleError(f"{path} is not a version-{FORMAT_VERSION} {FORMAT} (manifest says {said}); "
+                          "build one with scripts/build_index.py")
+    missing = [name for name, ok in _MANIFEST_FIELDS.items() if not _holds(manifest, name, ok)]
+    if missing:
+        raise BundleError(f"{path / MANIFEST} lacks {', '.join(missing)} (or holds them in the wrong form): "
+                          "the bundle is incomplete or was edited by hand; rebuild the bundle")
     return manifest
+
+
+_MANIFEST_FIELDS = {
+    "files": lambda v: isinstance(v, dict) and all(isinstance(k, str) and isinstance(d, str) for k, d in v.items()),
+    "model.content_hash": lambda v: isinstance(v, str),
+    "index.spec": lambda v: isinstance(v, dict),
+    "counts.sensors": lambda v: isinstance(v, list) and bool(v) and set(v) <= set(SENSORS),
+    "dim": lambda v: isinstance(v, int) and v > 0,
+}
+
+
+def _holds(manifest: dict, dotted: str, ok) -> bool:
+    value: Any = manifest
+    for part in dotted.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return False
+        value = value[part]
+    return ok(value)
 
 
 def verify_files(path: Path, manifest: dict) -> None:
     for name, digest in manifest["files"].items():
         file = path / name
+        if Path(name).name != name or name in (".", ".."):
+            raise BundleError(f"{path / MANIFEST} lists {name!r}, which is not a file of the bundle folder; "
+                              "rebuild the bundle")
         if not file.is_file():
             raise BundleError(f"{path} lacks {name}, listed in its manifest; rebuild the bundle")
         if sha256_file(file) != digest:
