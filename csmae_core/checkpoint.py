@@ -81,11 +81,16 @@ def read_torch_file(path: Path) -> Any:
     except pickle.UnpicklingError:
         pass
     except (RuntimeError, EOFError, OSError, ValueError) as error:
-        raise CheckpointError(f"{path.name} is not a readable PyTorch checkpoint ({error})") from error
+        raise CheckpointError(f"{path.name} is not a readable PyTorch checkpoint ({error}); {_UNREADABLE}") from error
     try:
         return torch.load(path, map_location="cpu", weights_only=False, pickle_module=_SAFE_PICKLE)
     except Exception as error:  # corrupt files raise many types
-        raise CheckpointError(f"{path.name} is not a readable PyTorch checkpoint ({error})") from error
+        raise CheckpointError(f"{path.name} is not a readable PyTorch checkpoint ({error}); {_UNREADABLE}") from error
+
+
+_EXPECTED = ("pass a .pt from scripts/train.py --export, a Lightning .ckpt or a published cfg.yaml + "
+             "weights.ckpt folder")
+_UNREADABLE = f"the file may be truncated or corrupt: copy or download it again ({_EXPECTED})"
 
 
 # ---------------------------------------------------------------- the loaded checkpoint
@@ -224,7 +229,8 @@ def _check_yaml(values: dict, kwargs: dict) -> None:
 
 def _from_lightning(payload: Any, path: Path, yaml_kwargs: dict | None = None) -> Checkpoint:
     if not isinstance(payload, dict) or "state_dict" not in payload:
-        raise CheckpointError(f"{path.name} has no `state_dict`: not a Lightning checkpoint")
+        raise CheckpointError(f"{path.name} has no `state_dict`: not a Lightning checkpoint; {_EXPECTED}")
+    _check_state(payload["state_dict"], path)
     encoder, decoder = split_state(payload["state_dict"])
     ours = _plain(payload.get("hyper_parameters", {})).get("csmae_config")
     if isinstance(ours, dict):  # written by our training script: config and facts are plain data
@@ -235,6 +241,12 @@ def _from_lightning(payload: Any, path: Path, yaml_kwargs: dict | None = None) -
     # The published code's data loader transposes H and W of every image: its weights expect it.
     return Checkpoint(infer_config(encoder, decoder, yaml_kwargs), encoder, decoder, True,
                       {"origin": f"published CSMAE checkpoint {path.name}"}, "published")
+
+
+def _check_state(state: Any, path: Path) -> None:
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointError(f"{path.name}: its state_dict is not a mapping of weights (name -> tensor) but "
+                              f"{type(state).__name__}; not a CSMAE checkpoint: check where this file comes from")
 
 
 def _plain(value: Any) -> Any:
@@ -259,6 +271,11 @@ def _from_project(payload: dict, path: Path) -> Checkpoint:
     version = payload.get("format_version")
     if version != FORMAT_VERSION:
         raise CheckpointError(f"{path.name} is format version {version}; this tool reads version {FORMAT_VERSION}")
+    missing = [k for k in ("config", "bands", "transpose_input", "state_dict") if k not in payload]
+    if missing or not isinstance(payload["config"], dict) or not isinstance(payload["bands"], dict):
+        raise CheckpointError(f"{path.name} lacks {', '.join(missing) or 'a valid config or bands'}: an incomplete "
+                              "project checkpoint; export it again with scripts/train.py --export")
+    _check_state(payload["state_dict"], path)
     for sensor in SENSORS:
         if list(payload["bands"][sensor]) != list(MODEL_BANDS[sensor]):
             raise CheckpointError(f"{path.name} expects {sensor.upper()} bands {payload['bands'][sensor]} but "

@@ -29,6 +29,27 @@ def _choice(name: str, value: Any, valid) -> None:
         raise InputError(f"{name} {value!r} is not valid; choose one of {', '.join(map(str, valid))}")
 
 
+_INTEGERS = ("embed_dim", "depth", "num_heads", "specific_depth", "shared_depth", "img_size", "patch_size",
+             "decoder_dim", "decoder_depth", "decoder_heads")
+_NUMBERS = ("mlp_ratio", "mask_ratio", "mim_temperature")
+
+
+def _check_types(config) -> None:
+    """Wrong types (e.g. `patch_size: fifteen` in a YAML) named before any arithmetic trips on them."""
+    for name in _INTEGERS + _NUMBERS:
+        value = getattr(config, name)
+        if value is None and name in _INTEGERS[:5]:
+            continue  # derived from size / variant
+        integer = isinstance(value, int) and not isinstance(value, bool)
+        if not (integer or (name in _NUMBERS and isinstance(value, float))):
+            kind = "an integer" if name in _INTEGERS else "a number"
+            raise InputError(f"model setting {name} must be {kind}, not {value!r}; fix the config")
+    if not isinstance(config.loss_weights, dict) or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in config.loss_weights.values()):
+        raise InputError(f"model setting loss_weights must map loss names to numbers, not {config.loss_weights!r}; "
+                         "fix the config")
+
+
 @dataclass
 class CSMAEConfig:
     variant: str = "secd"
@@ -53,6 +74,7 @@ class CSMAEConfig:
     pool: str = "avg"
 
     def __post_init__(self) -> None:
+        _check_types(self)
         self.variant = str(self.variant).lower()
         _choice("variant", self.variant, VARIANTS)
         _choice("size", self.size, SIZES)
@@ -113,6 +135,8 @@ class CSMAEConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "CSMAEConfig":
+        if not isinstance(values, dict):
+            raise InputError(f"the model settings must be a mapping (name: value), not {values!r}; fix the config")
         known = {f.name for f in fields(cls)}
         unknown = set(values) - known
         if unknown:
