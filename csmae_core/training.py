@@ -1,6 +1,8 @@
 """Training CSMAE with PyTorch Lightning: the data (pairs of any archive reader, co-registered
 augmentation), the LightningModule (losses, AdamW, warm-up + cosine schedule, non-finite guard)
 and the experiment config loaded from YAML. `scripts/train.py` only wires these together.
+The config's top-level `method` (csmae, the default, or cmid) says which model section it holds;
+CMID's LightningModule is `csmae_core.cmid.lightning.CMIDLightning` and reuses the pieces here.
 """
 from __future__ import annotations
 
@@ -46,13 +48,26 @@ class DataConfig:
     num_workers: int = 0
 
 
+METHODS = ("csmae", "cmid")
+
+
+def model_config(method: str, values: dict[str, Any]):
+    """The model section as the method's config class (CSMAEConfig or CMIDConfig)."""
+    if method == "cmid":
+        from csmae_core.cmid.config import CMIDConfig  # the cmid package builds on this module
+
+        return CMIDConfig.from_dict(values)
+    return CSMAEConfig.from_dict(values)
+
+
 @dataclass
 class TrainConfig:
-    model: CSMAEConfig = field(default_factory=CSMAEConfig)
+    model: Any = field(default_factory=CSMAEConfig)  # CSMAEConfig, or CMIDConfig when method is cmid
     optim: OptimConfig = field(default_factory=OptimConfig)
     data: DataConfig = field(default_factory=DataConfig)
     seed: int = 42
     precision: str = "32-true"
+    method: str = "csmae"
 
     @classmethod
     def from_yaml(cls, path: str | Path, overrides: list[str] | None = None) -> "TrainConfig":
@@ -66,21 +81,25 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> "TrainConfig":
-        unknown = set(raw) - {"model", "optim", "data", "seed", "precision"}
+        unknown = set(raw) - {"method", "model", "optim", "data", "seed", "precision"}
         if unknown:
-            raise InputError(f"unknown config section(s) {sorted(unknown)}; use model, optim, data, seed, precision")
+            raise InputError(f"unknown config section(s) {sorted(unknown)}; use method, model, optim, data, seed, "
+                             "precision")
+        method = str(raw.get("method", "csmae")).lower()
+        if method not in METHODS:
+            raise InputError(f"method {method!r} is not valid; choose one of {', '.join(METHODS)}")
         try:
             optim = OptimConfig(**raw.get("optim", {}))
             data = DataConfig(**raw.get("data", {}))
         except TypeError as error:
             raise InputError(f"bad optim/data setting: {error}") from error
         optim.betas = tuple(optim.betas)
-        return cls(CSMAEConfig.from_dict(raw.get("model", {})), optim, data,
-                   int(raw.get("seed", 42)), str(raw.get("precision", "32-true")))
+        return cls(model_config(method, raw.get("model", {})), optim, data,
+                   int(raw.get("seed", 42)), str(raw.get("precision", "32-true")), method)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"model": self.model.to_dict(), "optim": asdict(self.optim), "data": asdict(self.data),
-                "seed": self.seed, "precision": self.precision}
+        return {"method": self.method, "model": self.model.to_dict(), "optim": asdict(self.optim),
+                "data": asdict(self.data), "seed": self.seed, "precision": self.precision}
 
 
 def _apply_override(raw: dict, override: str) -> None:
@@ -162,6 +181,24 @@ def warmup_cosine(step: int, warmup: int, total: int, floor: float) -> float:
     return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
+def check_finite(losses: dict[str, torch.Tensor], step: int, epoch: int) -> None:
+    """Stop with the step and every loss term named when any term is NaN/inf."""
+    if not all(torch.isfinite(v).item() for v in losses.values()):
+        values = {k: float(v) for k, v in losses.items()}
+        raise NonFiniteLossError(f"non-finite loss at step {step} (epoch {epoch}): {values}; lower the "
+                                 "learning rate or use 32-bit precision")
+
+
+def adamw_with_schedule(parameters, optim: OptimConfig, trainer) -> dict:
+    """AdamW with linear warm-up then cosine decay to min_lr, stepped per optimizer step."""
+    optimizer = torch.optim.AdamW(parameters, lr=optim.lr, weight_decay=optim.weight_decay, betas=optim.betas)
+    total = max(1, int(trainer.estimated_stepping_batches))
+    warmup = int(round(optim.warmup_epochs * total / max(1, trainer.max_epochs)))
+    floor = optim.min_lr / optim.lr if optim.lr else 0.0
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: warmup_cosine(step, warmup, total, floor))
+    return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+
 class CSMAELightning(L.LightningModule):
     def __init__(self, config: dict[str, Any]):
         super().__init__()
@@ -174,22 +211,11 @@ class CSMAELightning(L.LightningModule):
     def training_step(self, batch, batch_index):
         x_s1, x_s2 = batch
         losses = self.model(x_s1, x_s2)
-        if not all(torch.isfinite(v).item() for v in losses.values()):
-            values = {k: float(v) for k, v in losses.items()}
-            raise NonFiniteLossError(f"non-finite loss at step {self.global_step} (epoch {self.current_epoch}):"
-                                     f" {values}; lower the learning rate or use 32-bit precision")
+        check_finite(losses, self.global_step, self.current_epoch)
         self.log_dict({f"train/{k}": v for k, v in losses.items()}, prog_bar=False, on_step=True,
                       batch_size=x_s1.shape[0])
         self.log("loss", losses["loss"], prog_bar=True, batch_size=x_s1.shape[0])
         return losses["loss"]
 
     def configure_optimizers(self):
-        optim = self.train_config.optim
-        optimizer = torch.optim.AdamW(self.model.parameters(), lr=optim.lr, weight_decay=optim.weight_decay,
-                                      betas=optim.betas)
-        total = max(1, int(self.trainer.estimated_stepping_batches))
-        warmup = int(round(optim.warmup_epochs * total / max(1, self.trainer.max_epochs)))
-        floor = optim.min_lr / optim.lr if optim.lr else 0.0
-        schedule = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda step: warmup_cosine(step, warmup, total, floor))
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+        return adamw_with_schedule(self.model.parameters(), self.train_config.optim, self.trainer)
