@@ -6,6 +6,8 @@ Accepted by `load_checkpoint` / `load_model`:
   (c) the project's format: a `torch.save`d dict of plain data (tensors, str, numbers, lists, dicts)
       that `torch.load(weights_only=True)` reads, with config, band table, normalisation, input
       orientation, a content hash and a model card.
+CMID files (ours and the official ResNet-50 / Swin-B) are read by csmae_core.cmid.checkpoint / .official;
+`load_model` recognises them and builds their encoder.
 Lightning checkpoints may pickle arbitrary objects (e.g. omegaconf configs): they are read with a
 restricted unpickler that rebuilds tensors and replaces every other global by an inert stand-in,
 so nothing from the file is executed.
@@ -144,7 +146,7 @@ def content_hash(state: dict[str, torch.Tensor]) -> str:
     for name in sorted(state):
         tensor = state[name].detach().cpu().contiguous()
         digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
-        digest.update(tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
     return digest.hexdigest()
 
 
@@ -268,6 +270,10 @@ def _from_published_dir(folder: Path) -> Checkpoint:
 
 
 def _from_project(payload: dict, path: Path) -> Checkpoint:
+    family = payload.get("family", "csmae")
+    if family != "csmae":
+        raise CheckpointError(f"{path.name} holds a {family} encoder, not CSMAE; load it with "
+                              "csmae_core.load_model")
     version = payload.get("format_version")
     if version != FORMAT_VERSION:
         raise CheckpointError(f"{path.name} is format version {version}; this tool reads version {FORMAT_VERSION}")
@@ -296,7 +302,11 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         return _from_published_dir(path)
     if not path.is_file():
         raise DataNotFoundError(f"no checkpoint at {path}")
-    payload = read_torch_file(path)
+    return checkpoint_from_payload(read_torch_file(path), path)
+
+
+def checkpoint_from_payload(payload: Any, path: Path) -> Checkpoint:
+    """A file's content (already read with `read_torch_file`) as a CSMAE `Checkpoint`."""
     if isinstance(payload, dict) and payload.get("format") == FORMAT:
         return _from_project(payload, path)
     return _from_lightning(payload, path)
