@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ from csmae_core.errors import CsmaeError, DataNotFoundError
 from csmae_core.io.detect import open_archive
 from csmae_core.search import SearchEngine
 
+log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[1]
 ASSETS = ROOT / "assets"
 STATIC = "/app/static"  # Streamlit static serving of ROOT/static (server.enableStaticServing)
@@ -45,14 +47,37 @@ def load_catalogue(path: str) -> list[dict]:
         entries = json.loads(catalogue.read_text())["entries"]
     except FileNotFoundError as error:
         raise DataNotFoundError(f"no catalogue at {catalogue}; set CSMAE_CATALOGUE or restore assets/catalogue.json") from error
-    except (ValueError, KeyError) as error:
-        raise CsmaeError(f"{catalogue} is not a valid catalogue ({error})") from error
+    except (ValueError, KeyError, TypeError) as error:
+        raise CsmaeError(f"{catalogue} is not a valid catalogue ({type(error).__name__}: {error}); fix the JSON: "
+                         f"{_CATALOGUE_FORM}") from error
+    check_catalogue(entries, catalogue)
     base = catalogue.parent
     for entry in entries:
         for key in ("model", "bundle", "archive", "evaluation", "card"):
             if entry.get(key):
                 entry[key] = str((base / entry[key]).resolve())
     return entries
+
+
+_CATALOGUE_FORM = ('{"entries": [{"name": ..., "model": ..., "bundle": ..., "archive": ...}]}, paths relative '
+                   "to the catalogue (see assets/catalogue.json)")
+
+
+def check_catalogue(entries, catalogue: Path) -> None:
+    """A non-empty list of entries, each with a unique name and a bundle (model, archive: optional)."""
+    if not isinstance(entries, list) or not entries:
+        raise CsmaeError(f"{catalogue} lists no models; add an entry: {_CATALOGUE_FORM}")
+    names = set()
+    for number, entry in enumerate(entries, start=1):
+        if not isinstance(entry, dict):
+            raise CsmaeError(f"{catalogue}: entry {number} is not an object; every entry needs: {_CATALOGUE_FORM}")
+        for key in ("name", "bundle"):
+            if not isinstance(entry.get(key), str) or not entry[key]:
+                raise CsmaeError(f"{catalogue}: entry {number} ({entry.get('name', 'unnamed')}) lacks {key!r}; "
+                                 f"every entry needs 'name' and 'bundle': {_CATALOGUE_FORM}")
+        if entry["name"] in names:
+            raise CsmaeError(f"{catalogue}: two entries are named {entry['name']!r}; give each a unique name")
+        names.add(entry["name"])
 
 
 @dataclass
@@ -112,6 +137,11 @@ def current_backend() -> Backend | None:
         backend = load_backend(json.dumps(entry, sort_keys=True))
     except CsmaeError as error:
         st.error(f"The model or its index could not be loaded: {error}")
+        return None
+    except Exception as error:  # noqa: BLE001 - a file the core does not yet explain must not take the app down
+        log.exception("loading catalogue entry %s failed", entry["name"])
+        st.error(f"The model or its index could not be loaded ({type(error).__name__}: {error}); check the files "
+                 f"of catalogue entry {entry['name']!r} or choose another model in the sidebar")
         return None
     render_sidebar(backend)
     return backend

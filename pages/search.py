@@ -3,6 +3,7 @@ filters, and see the most similar archive patches on a map and in a gallery with
 from __future__ import annotations
 
 import json
+import logging
 import tempfile
 import time
 from pathlib import Path
@@ -15,7 +16,7 @@ from csmae_core.bands import SENSORS
 from csmae_core.errors import CsmaeError
 from csmae_core.export import results_csv, results_geojson
 from csmae_core.geo import haversine_km
-from csmae_core.io.upload import MAX_UPLOAD_BYTES, read_upload, upload_overview, upload_raster_size
+from csmae_core.io.upload import UPLOAD_FORMS, MAX_UPLOAD_BYTES, read_upload, upload_overview, upload_raster_size
 from csmae_core.labels import LABELS_19
 from csmae_core.preview import preview
 from csmae_core.search import RANK_DEPTH, Filters, Query, SearchResponse, row_footprint
@@ -23,6 +24,7 @@ from pages.common import (KEY_QUERY, KEY_RESPONSE, Backend, QuerySpec, current_b
                           offline_map, set_archive_query)
 from pages.results_view import SENSOR_NAMES, gallery, results_map
 
+log = logging.getLogger(__name__)
 KEY_UPLOAD, KEY_UPLOAD_SENSOR = "upload_files", "upload_sensor"
 KEY_WINDOW_COL, KEY_WINDOW_ROW = "window_col", "window_row"
 KEY_PICK_SENSOR, KEY_TABLE_PICK, KEY_TABLE_FILTER = "pick_sensor", "table_pick", "table_filter"
@@ -91,6 +93,10 @@ def upload_tab(backend: Backend) -> None:
         record = read_contents(contents, window, None if override == "detect" else override)
     except CsmaeError as error:
         st.error(f"The upload could not be used: {error}")
+        return
+    except Exception as error:  # noqa: BLE001 - a file the core does not yet explain must not take the app down
+        log.exception("reading upload %s failed", [name for name, _ in contents])
+        st.error(f"The upload could not be read ({type(error).__name__}: {error}); {UPLOAD_FORMS}")
         return
     spec = QuerySpec("upload", record.sensor, record=record)
     spec.upload_key = key

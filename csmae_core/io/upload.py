@@ -126,8 +126,9 @@ def upload_raster_size(path: str | Path) -> tuple[int, int]:
         try:
             with zipfile.ZipFile(file) as archive:
                 _zip_members(archive, file.name)  # the same checks as reading it, nothing extracted
-        except zipfile.BadZipFile as error:
-            raise InputError(f"{file.name} is not a readable zip archive ({error})") from error
+        except (zipfile.BadZipFile, OSError) as error:
+            raise InputError(f"{file.name} is not a readable zip archive ({error}); zip the patch folder "
+                             "again") from error
         return PATCH_PIXELS, PATCH_PIXELS
     with _open_raster(file) as dataset, contextlib.ExitStack() as stack:
         band = _band_of_single_file(file, dataset)
