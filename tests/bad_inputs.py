@@ -1326,13 +1326,20 @@ def _short(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
+def _cell(text: str) -> str:
+    """Markdown-table-safe text (outside code spans, <name> would be swallowed as an HTML tag)."""
+    if text.startswith("`") and text.count("`") == 2:
+        return text.replace("|", "\\|")
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+
+
 def markdown(rows: list[dict]) -> str:
     lines = ["| id | input | where | error | message |", "|---|---|---|---|---|"]
     for row in rows:
         cells = [f"`{row['id']}`" + (" (hostile)" if row["hostile"] else ""), row["input"], f"`{row['where']}`",
                  row["error"] + _flag(row, " **OPEN**", " **UNEXPECTED**"),
-                 _short(row["message"], 160) + (f" (open: {row['open']})" if row["open"] else "")]
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+                 _short(row["message"], 320) + (f" (open: {row['open']})" if row["open"] else "")]
+        lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     return "\n".join(lines)
 
 
