@@ -1,7 +1,11 @@
-"""Train CSMAE (self-supervised; labels are never used) on any BigEarthNet archive.
+"""Train CSMAE or CMID (self-supervised; labels are never used) on any BigEarthNet archive.
 
     python scripts/train.py --config configs/csmae_secd.yaml --archive PATH [--metadata M] --out runs/secd
     python scripts/train.py --config configs/demo.yaml --split all --export assets/models/demo.pt
+    python scripts/train.py --config configs/cmid_demo.yaml --split all --export models/cmid-demo.pt
+
+The config's `method` (csmae by default, or cmid; --method overrides it) picks the model and its
+LightningModule; --export writes that family's project checkpoint.
 
 The same command trains on CPU, one GPU or many nodes: --accelerator/--devices/--num-nodes/--strategy/
 --precision pass through to Lightning. Rerunning with the same --out resumes from its last checkpoint
@@ -27,6 +31,7 @@ log = logging.getLogger("train")
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", type=Path, required=True, help="experiment YAML (configs/*.yaml)")
+    p.add_argument("--method", choices=("csmae", "cmid"), help="override the config's method (default csmae)")
     p.add_argument("--archive", type=Path, default=ROOT / "assets" / "demo",
                    help="archive folder: packed demo, v2 tree, rico-hdl or encoder LMDB (default: the demo)")
     p.add_argument("--metadata", type=Path, help="reBEN metadata.parquet (v2 trees and rico-hdl LMDBs)")
@@ -55,7 +60,7 @@ def build_config(args):
     overrides = list(args.overrides)
     for flag, key in ((args.epochs, "optim.epochs"), (args.batch_size, "optim.batch_size"),
                       (args.split, "data.split"), (args.workers, "data.num_workers"),
-                      (args.precision, "precision")):
+                      (args.precision, "precision"), (args.method, "method")):
         if flag is not None:
             overrides.append(f"{key}={flag}")
     return TrainConfig.from_yaml(args.config, overrides)
@@ -82,34 +87,57 @@ def make_trainer(args, config):
                      log_every_n_steps=1, enable_progress_bar=True, deterministic=False)
 
 
-def export(module, config, args, dataset, trainer, seconds: float) -> str:
-    from csmae_core.checkpoint import Checkpoint, save_checkpoint, split_state
-
-    encoder, decoder = split_state(module.model.state_dict())
+def model_card(config, args, dataset, trainer, seconds: float) -> dict:
     losses = {k.removeprefix("train/"): round(float(v), 4) for k, v in trainer.callback_metrics.items()
               if k.startswith("train/")}
-    card = {"variant": config.model.variant, "model": config.model.to_dict(), "optim": config.to_dict()["optim"],
+    return {"method": config.method, "model": config.model.to_dict(), "optim": config.to_dict()["optim"],
             "data": {"archive": args.archive.name, "split": config.data.split, "pairs": len(dataset),
                      "pair_ids": [dataset.archive.table["pair_id"].iloc[i] for i in dataset.indices],
                      "labels_used": False},
             "epochs": trainer.current_epoch, "steps": trainer.global_step, "final_losses": losses,
             "wall_time_s": round(seconds, 1), "precision": config.precision,
             "command": "python scripts/train.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])}
+
+
+def export(module, config, args, dataset, trainer, seconds: float) -> str:
+    card = model_card(config, args, dataset, trainer, seconds)
+    if config.method == "cmid":
+        from csmae_core.cmid.checkpoint import save_cmid_checkpoint, student_checkpoint
+
+        card.update(backbone=config.model.backbone, cross_sensor=config.model.cross_sensor,
+                    retrieval_weights="student")
+        return save_cmid_checkpoint(student_checkpoint(module, card), args.export)
+    from csmae_core.checkpoint import Checkpoint, save_checkpoint, split_state
+
+    encoder, decoder = split_state(module.model.state_dict())
+    card["variant"] = config.model.variant
     return save_checkpoint(Checkpoint(config.model, encoder, decoder, False, card, "project"), args.export)
+
+
+def build_module(config, archive, indices):
+    """(dataset, LightningModule) of the config's method."""
+    if config.method == "cmid":
+        from csmae_core.cmid.data import TwoViewDataset
+        from csmae_core.cmid.lightning import CMIDLightning
+
+        return (TwoViewDataset(archive, indices, config.data, config.model.spectral_jitter),
+                CMIDLightning(config.to_dict()))
+    from csmae_core.training import CSMAELightning, PairDataset
+
+    return PairDataset(archive, indices, config.data), CSMAELightning(config.to_dict())
 
 
 def run(args) -> int:
     import lightning as L
 
     from csmae_core.io.detect import open_archive
-    from csmae_core.training import CSMAELightning, PairDataset, make_loader, select_split
+    from csmae_core.training import make_loader, select_split
 
     config = build_config(args)
     L.seed_everything(config.seed, workers=True)
     archive = open_archive(args.archive, args.metadata)
-    dataset = PairDataset(archive, select_split(archive, config.data.split), config.data)
+    dataset, module = build_module(config, archive, select_split(archive, config.data.split))
     loader = make_loader(dataset, config.optim.batch_size, config.data.num_workers)
-    module = CSMAELightning(config.to_dict())
     trainer = make_trainer(args, config)
     last = args.out / "checkpoints" / "last.ckpt"
     resume = str(last) if last.is_file() and not args.fresh else None

@@ -3,7 +3,8 @@ dict (method/model/optim/data/seed/precision), optimizer, schedule and non-finit
 
 The teacher, the queues and the centres are module state (parameters without gradient and buffers), so
 Lightning checkpoints carry them and a resumed run continues with the same teacher. The EMA update runs
-once per optimizer step (after it), as the official EMAHook does after every iteration.
+once per optimizer step, right after it (so a checkpoint written at step N holds the teacher of step N),
+as the official EMAHook does after every iteration.
 """
 from __future__ import annotations
 
@@ -26,11 +27,6 @@ class CMIDLightning(L.LightningModule):
                                    "cmid_config": self.train_config.model.to_dict(), "method": "cmid",
                                    "transpose_input": False})
         self.model = CMID(self.train_config.model)
-        self._teacher_step = 0  # the optimizer step the teacher last followed
-
-    def on_train_start(self):
-        # After a resume the restored teacher has already followed every completed step.
-        self._teacher_step = self.global_step
 
     def teacher_temperature(self) -> float:
         cfg = self.train_config.model
@@ -49,6 +45,8 @@ class CMIDLightning(L.LightningModule):
         size = batch["a"]["s1"].shape[0]
         self.log_dict({f"train/{k}": v for k, v in output.losses.items()}, on_step=True, batch_size=size)
         self.log("loss", output.losses["loss"], prog_bar=True, batch_size=size)
+        self.log_dict({"schedule/momentum": self.momentum(self.global_step),
+                       "schedule/teacher_temperature": self.teacher_temperature()}, on_step=True, batch_size=size)
         return output.losses["loss"]
 
     @torch.no_grad()
@@ -59,14 +57,11 @@ class CMIDLightning(L.LightningModule):
         means = {s: self.all_gather(m).reshape(-1, prototypes).mean(dim=0) for s, m in output.center_means.items()}
         self.model.update_state(keys, means)
 
-    def on_train_batch_end(self, outputs, batch, batch_index):
-        # global_step counts optimizer steps: with gradient accumulation several batches share one step.
-        if self.global_step != self._teacher_step:
-            momentum = self.momentum(self.global_step - 1)
-            self.model.update_teacher(momentum)
-            self._teacher_step = self.global_step
-            self.log("schedule/momentum", momentum, on_step=True, batch_size=1)
-            self.log("schedule/teacher_temperature", self.teacher_temperature(), on_step=True, batch_size=1)
+    def optimizer_step(self, epoch, batch_index, optimizer, optimizer_closure=None):
+        # The teacher follows right after each optimizer step, before any callback (e.g. the checkpoint
+        # written at this step) sees the module. global_step still counts the steps before this one.
+        super().optimizer_step(epoch, batch_index, optimizer, optimizer_closure)
+        self.model.update_teacher(self.momentum(self.global_step))
 
     def configure_optimizers(self):
         return adamw_with_schedule(self.model.student_parameters(), self.train_config.optim, self.trainer)
