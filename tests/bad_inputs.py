@@ -1248,9 +1248,7 @@ def _(b, d):
 
 
 @case("config-not-a-mapping", "config", "YAML that is a plain sentence", _CONFIG, "InputError",
-      "must be a mapping of sections", "model, optim, data",
-      open_issue="TrainConfig.from_dict (csmae_core/training.py, being refactored elsewhere) takes set(raw) of "
-                 "a string and lists its letters as unknown sections; it should refuse a YAML that is not a mapping")
+      "must be a mapping of sections", "model, optim, data")
 def _(b, d):
     return _yaml_case(d, "train the model please\n")
 
