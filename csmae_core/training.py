@@ -81,6 +81,9 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> "TrainConfig":
+        if not isinstance(raw, dict):
+            raise InputError(f"a training config must be a mapping of sections (method, model, optim, data, seed, "
+                             f"precision), not {type(raw).__name__}: {str(raw)[:60]!r}")
         unknown = set(raw) - {"method", "model", "optim", "data", "seed", "precision"}
         if unknown:
             raise InputError(f"unknown config section(s) {sorted(unknown)}; use method, model, optim, data, seed, "

@@ -37,6 +37,9 @@ def views(n=2, seed=0):
     ({"momentum_base": 0.999, "momentum_final": 0.99}, "momentum_base <= momentum_final"),
     ({"loss_weights": {"mim": 1, "pixel": 1}}, "unknown loss"),
     ({"num_prototypes": 0}, "num_prototypes must be > 0"),
+    ({"patch_size": "fifteen"}, "model setting patch_size must be an integer, not 'fifteen'"),
+    ({"cross_sensor": "yes"}, "model setting cross_sensor must be true or false, not 'yes'"),
+    ({"loss_weights": {"mim": "high"}}, "loss_weights must map loss names to numbers"),
 ])
 def test_config_validation_says_what_is_wrong(values, message):
     with pytest.raises(InputError, match=message):
@@ -52,6 +55,8 @@ def test_config_sizes_follow_the_csmae_encoder_and_round_trip():
     assert CMIDConfig.from_dict(config.to_dict()) == config
     with pytest.raises(InputError, match="unknown CMID model setting"):
         CMIDConfig.from_dict({"variant": "secd"})
+    with pytest.raises(InputError, match="model settings must be a mapping"):
+        CMIDConfig.from_dict(["vit"])
 
 
 @pytest.mark.parametrize("kind, grid", [("vit", 8), ("resnet50", 4), ("swin", 4)])

@@ -29,6 +29,28 @@ def _choice(name: str, value: Any, valid) -> None:
         raise InputError(f"{name} {value!r} is not valid; choose one of {', '.join(map(str, valid))}")
 
 
+_KINDS = {"int": ("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+          "float": ("a number", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)),
+          "bool": ("true or false", lambda v: isinstance(v, bool)),
+          "str": ("a string", lambda v: isinstance(v, str))}
+
+
+def _check_types(config: "CMIDConfig") -> None:
+    """Wrong types (e.g. `patch_size: fifteen` in a YAML) named before any arithmetic trips on them."""
+    for item in fields(config):
+        value, annotation = getattr(config, item.name), str(item.type)
+        if annotation.startswith("dict"):
+            if not isinstance(value, dict):
+                raise InputError(f"model setting {item.name} must be a mapping, not {value!r}; fix the config")
+            continue
+        kind, ok = _KINDS[annotation.split(" |")[0]]
+        if not (ok(value) or (value is None and annotation.endswith("| None"))):
+            raise InputError(f"model setting {item.name} must be {kind}, not {value!r}; fix the config")
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in config.loss_weights.values()):
+        raise InputError(f"model setting loss_weights must map loss names to numbers, not {config.loss_weights!r}; "
+                         "fix the config")
+
+
 def _positive(config: "CMIDConfig", *names: str) -> None:
     for name in names:
         if not getattr(config, name) > 0:
@@ -81,14 +103,14 @@ class CMIDConfig:
     spectral_jitter: float = 0.1  # per-band gain/offset noise (std, normalised units) on the second view
 
     def __post_init__(self) -> None:
-        self.backbone = str(self.backbone).lower()
+        _check_types(self)
+        self.backbone = self.backbone.lower()
         _choice("backbone", self.backbone, BACKBONES)
         _choice("size", self.size, SIZES)
         dim, depth, heads = SIZES[self.size]
-        self.embed_dim = int(self.embed_dim or dim)
-        self.depth = int(self.depth or depth)
-        self.num_heads = int(self.num_heads or heads)
-        self.cross_sensor = bool(self.cross_sensor)
+        self.embed_dim = self.embed_dim or dim
+        self.depth = self.depth or depth
+        self.num_heads = self.num_heads or heads
         if self.local_batchnorm is None:
             self.local_batchnorm = self.backbone == "resnet50"
         self._validate_architecture()
@@ -167,6 +189,8 @@ class CMIDConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "CMIDConfig":
+        if not isinstance(values, dict):
+            raise InputError(f"the model settings must be a mapping (name: value), not {values!r}; fix the config")
         known = {f.name for f in fields(cls)}
         unknown = set(values) - known
         if unknown:
