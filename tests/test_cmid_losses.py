@@ -51,7 +51,8 @@ def test_frequency_loss_of_a_constant_offset_is_its_square_and_uses_the_batch_sp
     assert L.frequency_loss(target, target).item() == 0.0
     # opposite offsets cancel in the batch-average spectrum (the official ave_spectrum=True)
     pair = torch.cat([target, target])
-    assert L.frequency_loss(pair + torch.tensor([0.5, -0.5]).view(2, 1, 1, 1), pair).item() == pytest.approx(0, abs=1e-6)
+    offsets = torch.tensor([0.5, -0.5]).view(2, 1, 1, 1)
+    assert L.frequency_loss(pair + offsets, pair).item() == pytest.approx(0, abs=1e-6)
 
 
 def test_frequency_input_keeps_the_masked_prediction_and_mostly_detaches_the_rest():

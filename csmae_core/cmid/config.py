@@ -121,7 +121,8 @@ class CMIDConfig:
         if unknown:
             allowed = ", ".join(sorted(BACKBONE_ARGS[self.backbone])) or "none"
             raise InputError(f"backbone_args {sorted(unknown)} do not apply to {self.backbone}; allowed: {allowed}")
-        self.backbone_args = {k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in self.backbone_args.items()}
+        self.backbone_args = {k: (list(v) if isinstance(v, (list, tuple)) else v)
+                              for k, v in self.backbone_args.items()}
         if self.backbone == "swin":
             arch = self.architecture
             if len(arch["depths"]) != len(arch["num_heads"]):

@@ -55,5 +55,6 @@ class TwoViewDataset(Dataset):
         x_s1, x_s2 = self.pairs[item]
         first = augmented_view(x_s1, x_s2, self.data)
         second = augmented_view(x_s1, x_s2, self.data)
-        second["s1"], second["s2"] = spectral_jitter(second["s1"], self.jitter), spectral_jitter(second["s2"], self.jitter)
+        for sensor in ("s1", "s2"):
+            second[sensor] = spectral_jitter(second[sensor], self.jitter)
         return {"a": first, "b": second}

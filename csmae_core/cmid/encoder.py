@@ -61,7 +61,8 @@ class OfficialCMIDEncoder(EncoderBase):
 
 def is_cmid(payload: Any) -> bool:
     """Whether a file's content is a CMID checkpoint (ours in either format, or an official one)."""
-    return is_project_cmid(payload) or is_lightning_cmid(payload) or official.official_backbone_state(payload) is not None
+    return (is_project_cmid(payload) or is_lightning_cmid(payload)
+            or official.official_backbone_state(payload) is not None)
 
 
 def load_cmid(payload: Any, path: Path, device: torch.device) -> EncoderBase:

@@ -129,7 +129,8 @@ class CMID(nn.Module):
             teacher = {s: self.teacher.branch(s)(images[s]) for s in SENSORS}
         losses = {f"mim_{s}": self._mim(s, student[s], images[s], masks[s]) for s in SENSORS}
         split = lambda t: dict(zip(VIEWS, t.split(n)))  # noqa: E731
-        student_tokens, teacher_tokens = {s: split(student[s]) for s in SENSORS}, {s: split(teacher[s]) for s in SENSORS}
+        student_tokens = {s: split(student[s]) for s in SENSORS}
+        teacher_tokens = {s: split(teacher[s]) for s in SENSORS}
         keys = self._global(student_tokens, teacher_tokens, losses)
         center_means = self._local(student_tokens, teacher_tokens, views, teacher_temperature, losses)
         weights = cfg.loss_weights
