@@ -297,12 +297,64 @@ class Outcome:
     error: str | None = None
 
 
+class RunWatcher:
+    """Follows a page's websocket: counts the script runs the server finished and keeps the result-card query
+    names each run sent. (The page's own run-state attribute is not enough: when the browser is busy, React
+    can fold "running" and "not running" into one render, so a run may leave no trace in the DOM.)"""
+
+    CARD = re.compile(rb'class="result-card"[^>]*?data-query="([^"]*)"')
+
+    def __init__(self, page):
+        self.finished, self.cards, self._current = 0, [], []
+        self._changed = asyncio.Event()
+        page.on("websocket", self._attach)
+
+    def _attach(self, websocket) -> None:
+        if websocket.url.endswith("/_stcore/stream"):
+            websocket.on("framereceived", self._frame)
+
+    def _frame(self, payload) -> None:
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        if isinstance(payload, str):
+            return
+        self._current += [name.decode() for name in self.CARD.findall(payload)]
+        try:
+            message = ForwardMsg.FromString(payload)
+        except Exception:
+            return
+        if message.WhichOneof("type") == "script_finished":
+            if message.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN:
+                self.finished, self.cards = self.finished + 1, self._current
+                self._changed.set()
+            self._current = []
+
+    async def after(self, count: int, timeout_s: float) -> list[str]:
+        """Until more than `count` runs have finished; the result-card query names of the last one."""
+        deadline = time.monotonic() + timeout_s
+        while self.finished <= count:
+            self._changed.clear()
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"the server finished no run within {timeout_s:.0f} s")
+            try:
+                await asyncio.wait_for(self._changed.wait(), remaining)
+            except asyncio.TimeoutError:
+                pass
+        return self.cards
+
+
 class User:
+    """One browser context: opens shared links and clicks "Random example". A query is done when the
+    server has finished its run (seen on the page's websocket) and the page shows the k result cards of
+    that run's query, not running, with every image loaded."""
+
     def __init__(self, number: int, browser, url: str, pairs, rng: random.Random, timeout_s: float, clicks: int,
                  outcomes: list[Outcome], think_s: float = 0.0):
         self.number, self.browser, self.url, self.pairs, self.rng = number, browser, url, pairs, rng
-        self.timeout_ms, self.clicks, self.outcomes, self.think_s = timeout_s * 1000, clicks, outcomes, think_s
+        self.timeout_s, self.clicks, self.outcomes, self.think_s = timeout_s, clicks, outcomes, think_s
         self.k = 10
+        self.runs: RunWatcher | None = None
 
     async def run(self, deadline: float, delay: float) -> None:
         await asyncio.sleep(delay)
@@ -310,6 +362,7 @@ class User:
         await context.add_init_script(RUN_COUNTER)
         page = await context.new_page()
         page.on("pageerror", lambda error: None)
+        self.runs = RunWatcher(page)
         try:
             while True:  # at least one query, then until the time is up
                 if await self.link(page):
@@ -321,23 +374,23 @@ class User:
         finally:
             await context.close()
 
-    async def wait_rendered(self, page, name: str | None, runs_before: int) -> str:
-        state = await page.evaluate(WAIT_RENDERED, [self.k, name, runs_before, self.timeout_ms])
-        if state == "timeout":
-            raise TimeoutError(f"no results after {self.timeout_ms / 1000:.0f} s")
-        return state
-
     async def measured(self, kind: str, query: str, action, name: str | None, page) -> bool:
-        runs = 0 if kind == "link" else await page.evaluate("window.__csmaeRuns || 0")
+        before = self.runs.finished
         started = time.perf_counter()
         try:
             await action()
-            state = await self.wait_rendered(page, name, runs)
+            cards = await self.runs.after(before, self.timeout_s)
+            if name is None and cards:
+                name = cards[0]
+            left = max(1.0, self.timeout_s - (time.perf_counter() - started))
+            state = await page.evaluate(WAIT_RENDERED, [self.k, name, -1, left * 1000])
+            if state == "timeout":
+                raise TimeoutError(f"the server finished the run but its {self.k} results were not rendered "
+                                   f"within {self.timeout_s:.0f} s")
         except Exception as error:  # timeouts, lost pages, driver errors: all count
-            message = f"{type(error).__name__}: {str(error).splitlines()[0][:300] if str(error) else ''}"
+            message = f"{type(error).__name__}: {' | '.join(str(error).splitlines()[:3])[:400]}"
             if isinstance(error, TimeoutError) or "Timeout" in type(error).__name__:
-                connection = await _connection_state(page)
-                message = f"timeout after {self.timeout_ms / 1000:.0f} s (connection: {connection})"
+                message += f" (page: {await _connection_state(page)})"
             self.outcomes.append(Outcome(self.number, kind, query, None, message))
             return False
         elapsed = (time.perf_counter() - started) * 1000
@@ -361,39 +414,28 @@ class User:
                               "() => Array.from(document.querySelectorAll('.st-key-pick_sensor input'))"
                               ".some(i => i.checked && i.closest('label').innerText.includes('Sentinel-1'))"))
             for locator, chosen in steps:
-                if not await self.choose(page, locator, chosen):
+                before = self.runs.finished
+                try:
+                    await locator.click(timeout=self.timeout_s * 1000)
+                    await self.runs.after(before, self.timeout_s)
+                    await page.wait_for_function(chosen, polling=100, timeout=self.timeout_s * 1000)
+                except Exception as error:
+                    self.outcomes.append(Outcome(self.number, "click", "choose Random example", None,
+                                                 f"{type(error).__name__}: {str(error).splitlines()[0][:300]}"))
                     return False
         button = page.locator(".st-key-random_example button")
-        return await self.measured("click", "random example", lambda: button.click(timeout=self.timeout_ms),
-                                   None, page)
-
-    async def choose(self, page, locator, chosen: str) -> bool:
-        """Click an input and wait for the rerun it causes; a click lost while the page re-rendered the input
-        (nothing chosen after half the timeout) is repeated once."""
-        for attempt in range(2):
-            runs = await page.evaluate("window.__csmaeRuns || 0")
-            try:
-                await locator.click(timeout=self.timeout_ms / 2)
-                await page.wait_for_function("n => (window.__csmaeRuns || 0) > n", arg=runs, polling=200,
-                                             timeout=self.timeout_ms / 2)
-                return True
-            except Exception as error:
-                problem = f"{type(error).__name__}: {str(error).splitlines()[0][:300]}"
-                try:
-                    if await page.evaluate(chosen) and await page.evaluate(
-                            "() => document.querySelector('[data-testid=stApp]')"
-                            ".getAttribute('data-test-script-state') === 'notRunning'"):
-                        return True  # chosen, its rerun was missed
-                except Exception:
-                    pass
-        self.outcomes.append(Outcome(self.number, "click", "choose Random example", None, problem))
-        return False
+        return await self.measured("click", "random example",
+                                   lambda: button.click(timeout=self.timeout_s * 1000), None, page)
 
 
 async def _connection_state(page) -> str:
+    """Connection and script state at a timeout, and how many script runs the page saw (0 new runs after a
+    click: the click was lost; a run still going: the server or the browser was too slow)."""
     try:
         return await page.evaluate(
-            "() => document.querySelector('[data-testid=stApp]')?.getAttribute('data-test-connection-state')")
+            "() => { const app = document.querySelector('[data-testid=stApp]');"
+            " return `${app?.getAttribute('data-test-connection-state')}, script ${app?.getAttribute("
+            "'data-test-script-state')}, ${window.__csmaeRuns || 0} runs in this page`; }")
     except Exception:
         return "unknown"
 
