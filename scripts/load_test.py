@@ -385,8 +385,11 @@ class User:
             left = max(1.0, self.timeout_s - (time.perf_counter() - started))
             state = await page.evaluate(WAIT_RENDERED, [self.k, name, -1, left * 1000])
             if state == "timeout":
-                raise TimeoutError(f"the server finished the run but its {self.k} results were not rendered "
-                                   f"within {self.timeout_s:.0f} s")
+                shown = await page.evaluate("() => Array.from(document.querySelectorAll('.result-card'))"
+                                            ".map(c => c.dataset.query)")
+                raise TimeoutError(f"the server finished the run ({len(cards)} result cards of "
+                                   f"{sorted(set(cards))[:2]}) but its {self.k} results were not rendered within "
+                                   f"{self.timeout_s:.0f} s; the page shows {len(shown)} of {sorted(set(shown))[:2]}")
         except Exception as error:  # timeouts, lost pages, driver errors: all count
             message = f"{type(error).__name__}: {' | '.join(str(error).splitlines()[:3])[:400]}"
             if isinstance(error, TimeoutError) or "Timeout" in type(error).__name__:
