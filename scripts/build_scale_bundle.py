@@ -123,24 +123,45 @@ def open_context(browser):
     return context
 
 
+def new_page(context):
+    """A page whose finished script runs are counted from its websocket (load_test.RunWatcher)."""
+    from load_test import RunWatcher
+
+    page = context.new_page()
+    page.csmae_runs = RunWatcher(page)
+    return page
+
+
 def _runs(page) -> int:
-    return page.evaluate("window.__csmaeRuns || 0")
+    return page.csmae_runs.finished
+
+
+def _after(page, runs_before: int, timeout_s: float) -> list[str]:
+    """Until the server has finished a run after `runs_before` (Playwright delivers the websocket frames
+    while it waits); the result-card query names of that run."""
+    deadline = time.monotonic() + timeout_s
+    while page.csmae_runs.finished <= runs_before:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the server finished no run within {timeout_s:.0f} s")
+        page.wait_for_timeout(20)
+    return page.csmae_runs.cards
 
 
 def _rendered(page, k: int, name: str | None, runs_before: int, timeout_s: float) -> None:
-    """Until the k results of the query are rendered (the load test's criterion)."""
+    """Until the k results of the next finished run are rendered (the load test's criterion)."""
     from load_test import WAIT_RENDERED
 
-    state = page.evaluate(WAIT_RENDERED, [k, name, runs_before, timeout_s * 1000])
+    cards = _after(page, runs_before, timeout_s)
+    state = page.evaluate(WAIT_RENDERED, [k, name or (cards[0] if cards else None), -1, timeout_s * 1000])
     if state != "ok":
         raise AssertionError(f"no results rendered: {state}")
 
 
 def _idle(page, runs_before: int, timeout_s: float) -> None:
-    page.wait_for_function(
-        "n => (window.__csmaeRuns || 0) > n && document.querySelector('[data-testid=stApp]')"
-        ".getAttribute('data-test-script-state') === 'notRunning'", arg=runs_before, timeout=timeout_s * 1000,
-        polling=100)
+    _after(page, runs_before, timeout_s)
+    page.wait_for_function("() => document.querySelector('[data-testid=stApp]')"
+                           ".getAttribute('data-test-script-state') === 'notRunning'", timeout=timeout_s * 1000,
+                           polling=100)
 
 
 def first_page(page, url: str, timeout_s: float = 600) -> float:
@@ -160,15 +181,17 @@ def measure_search(page, url: str, pairs, searches: int = 5, k: int = 10, seed: 
 
     rng = random.Random(seed)
     pair_id, s1_name = rng.choice(pairs)
+    runs = _runs(page)
     started = time.perf_counter()
     page.goto(f"{url}/?pair={pair_id}&sensor=s1&k={k}&targets=s1,s2")
-    _rendered(page, k, s1_name, 0, timeout_s)
+    _rendered(page, k, s1_name, runs, timeout_s)
     first_ms = (time.perf_counter() - started) * 1000
     cards = page.locator(".result-card").count()
     heading = page.get_by_text(f"{k} most similar patches").count()
     runs = _runs(page)
     page.locator(".st-key-query_source button", has_text="Random example").click()  # S2 images by default
     _idle(page, runs, timeout_s)
+    page.locator(".st-key-random_example button").wait_for(timeout=timeout_s * 1000)
     later = []
     for _ in range(searches - 1):
         runs = _runs(page)
@@ -200,9 +223,10 @@ def measure_explorer(page, url: str, country: str = "Austria", timeout_s: float 
     (cached), and a country filter (aggregation over all pairs again); milliseconds to the page ready."""
     out = {}
     for name in ("first_ms", "again_ms"):
+        runs = _runs(page)
         started = time.perf_counter()
         page.goto(f"{url}/explorer")
-        _explorer_ready(page, 0, timeout_s)
+        _explorer_ready(page, runs, timeout_s)
         out[name] = round((time.perf_counter() - started) * 1000)
     out["pairs_shown"] = metric_value(page, "Pairs shown")
     out["cells"] = page.locator('iframe[title="streamlit_folium.st_folium"]').first.content_frame.locator(
@@ -240,7 +264,7 @@ def measure(catalogue: Path, searches: int = 5, load_users: int = 0, load_durati
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
             context = open_context(browser)
-            page = context.new_page()
+            page = new_page(context)
             first = first_page(page, server.url)
             report["start"]["first_page_s"] = round(first, 1)
             report["start"]["process_to_first_page_s"] = round(time.perf_counter() - server.started_at, 1)

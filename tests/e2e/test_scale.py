@@ -49,7 +49,7 @@ def test_full_scale_search_and_explorer_in_the_browser(scale_catalogue, browser)
     with AppServer(catalogue=scale_catalogue, log_path=OUTPUT.parent / "scale-server.log") as server:
         pid = server.pid()
         context = scale.open_context(browser)
-        page = context.new_page()
+        page = scale.new_page(context)
         try:
             first_page_s = scale.first_page(page, server.url)
             to_first_page = scale.time.perf_counter() - server.started_at
