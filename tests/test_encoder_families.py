@@ -64,3 +64,31 @@ def test_evaluation_compares_families_in_one_table(official_bundle, tmp_path):
     assert set(csmae["directions"]) == {"s1_s1", "s2_s2", "s1_s2", "s2_s1"}
     assert set(official["directions"]) == {"s2_s2"}
     assert {"band_statistics", "pixel_correlation", "random"} <= set(metrics["baselines"])
+
+
+# ---------------------------------------------------------------- the committed CMID demo models
+def test_catalogue_offers_both_families_and_the_cmid_model_searches_across_sensors():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90).run()
+    names = at.sidebar.selectbox(key="catalogue_entry").options
+    assert any(n.startswith("CSMAE") for n in names) and any(n.startswith("CMID") for n in names)
+    at.sidebar.selectbox(key="catalogue_entry").set_value("CMID demo (self-supervised on all 60 pairs)").run()
+    assert "CMID cross-sensor ViT 192-d" in " ".join(c.value for c in at.sidebar.caption)
+    at.segmented_control(key="query_source").set_value("Archive table").run()
+    at.radio(key="pick_sensor").set_value("Sentinel-1 (radar)").run()
+    at.selectbox(key="table_pick").set_value(7).run()
+    assert not at.exception and not at.error
+    at.multiselect(key="targets").set_value(["Sentinel-2"]).run()  # offered: S1 and S2 share one space
+    assert {r.sensor for r in at.session_state[KEY_RESPONSE].results} == {"s2"}
+    assert {m.label: m.value for m in at.metric}["Counterpart rank"] not in ("–", None)
+
+
+def test_committed_evaluation_compares_cmid_and_csmae_with_the_baselines():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90).run()
+    at.switch_page("pages/evaluation.py").run()
+    assert not at.exception
+    frame = next(d.value for d in at.dataframe if "Direction" in d.value.columns)
+    encoders = set(frame["Encoder"])
+    assert {"baseline", "CMID cross-sensor ViT 192-d, 6 blocks"} <= encoders
+    assert any(e.startswith("CSMAE-SECD") for e in encoders)
+    assert set(frame[frame["Encoder"].str.startswith("CMID")]["Direction"]) == {"S1→S1", "S2→S2", "S1→S2",
+                                                                                 "S2→S1"}
