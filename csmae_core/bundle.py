@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import time
@@ -27,6 +28,8 @@ from csmae_core.bands import MODEL_BANDS, SENSORS
 from csmae_core.errors import DataNotFoundError, InputError
 from csmae_core.faiss_index import IndexSpec, configure
 from csmae_core.geo import footprint_from_name, footprints_wgs84, tile_of_name
+
+log = logging.getLogger(__name__)
 
 FORMAT = "csmae-index-bundle"
 FORMAT_VERSION = 1
@@ -105,6 +108,7 @@ def new_workdir(out_dir: str | Path) -> Path:
     """Temporary sibling of the final bundle (same filesystem, so the final rename is atomic)."""
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
+    restore_interrupted_swap(out_dir)
     workdir = out_dir.with_name(f".{out_dir.name}.partial-{os.getpid()}")
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir()
@@ -130,8 +134,11 @@ class Bundle:
             raise BundleError(f"{self.path / MANIFEST}: unknown index settings ({error}); rebuild the bundle "
                               "with this version of scripts/build_index.py") from error
         self.sensors = tuple(self.manifest["counts"]["sensors"])
-        # np.load without allow_pickle: an object array (a pickle) in a .npy is refused, never run
-        self.embeddings = {s: self._read(embeddings_file(s), np.load) for s in self.sensors}
+        # Memory-mapped (read-only): the indexes hold what searches need, the vectors serve archive queries
+        # and counterpart ranks, so at BigEarthNet scale 3.4 GB stay on disk. np.load without allow_pickle:
+        # an object array (a pickle) in a .npy is refused, never run.
+        self.embeddings = {s: self._read(embeddings_file(s), lambda p: np.load(p, mmap_mode="r"))
+                           for s in self.sensors}
         self.indexes = {s: self._read(index_file(s), lambda p: faiss.read_index(str(p))) for s in self.sensors}
         for sensor in self.sensors:
             vectors, index = self.embeddings[sensor], self.indexes[sensor]
@@ -184,7 +191,21 @@ class Bundle:
         return f"{self.family} encoder"
 
 
+def restore_interrupted_swap(path: Path) -> bool:
+    """A build killed between moving the old bundle aside and moving the new one in leaves only
+    `.NAME.old-PID`: put it back (it is the previous, complete bundle). True if one was restored."""
+    if path.exists():
+        return False
+    aside = sorted(path.parent.glob(f".{path.name}.old-*"), key=lambda p: p.stat().st_mtime)
+    if not aside or not (aside[-1] / MANIFEST).is_file():
+        return False
+    aside[-1].rename(path)
+    log.warning("restored %s from %s (a build was interrupted while swapping bundles)", path, aside[-1].name)
+    return True
+
+
 def read_manifest(path: Path) -> dict:
+    restore_interrupted_swap(path)
     if not path.is_dir():
         raise DataNotFoundError(f"no index bundle at {path}; build one with scripts/build_index.py")
     try:

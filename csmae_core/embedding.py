@@ -111,6 +111,7 @@ def embed_archive(encoder: RetrievalEncoder, archive: PairArchive, work_dir: Pat
                         enable_progress_bar=progress, enable_model_summary=False)
     module = EmbedModule(encoder)
     trainer.predict(module, loader, return_predictions=False)
+    trainer.strategy.barrier()  # every rank's last shard is written before rank 0 merges
     if not trainer.is_global_zero:
         return {}
     outputs = merge_shards(shards, len(archive), encoder.dim, work_dir, module.sensors)

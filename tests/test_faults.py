@@ -11,6 +11,8 @@ import subprocess
 import sys
 import time
 
+import numpy as np
+
 from csmae_core.bundle import Bundle
 from csmae_core.search import Query, SearchEngine
 from tests.conftest import ROOT
@@ -55,3 +57,21 @@ def test_kill_9_of_a_running_index_build_leaves_the_previous_bundle(tmp_path):
     assert subprocess.run(build_command(target), cwd=ROOT, capture_output=True, timeout=300).returncode == 0
     assert not list(tmp_path.glob(".bundle.*"))
     assert Bundle(target).manifest["created"] and len(search_once(target)) == 5
+
+
+def test_build_killed_between_the_two_renames_is_recovered(tmp_path):
+    """The one moment a killed build can leave no bundle at the target: the old one already moved to
+    `.NAME.old-PID`, the new one not yet moved in. Opening the bundle (or the next build) puts it back."""
+    target = tmp_path / "bundle"
+    shutil.copytree(DEMO_BUNDLE, target)
+    rows_before = search_once(target)
+    target.rename(tmp_path / ".bundle.old-4242")           # the state a kill -9 between the renames leaves
+    (tmp_path / ".bundle.partial-4242").mkdir()            # and the half-written new one
+    assert search_once(target) == rows_before
+    assert not (tmp_path / ".bundle.old-4242").exists()
+
+
+def test_bundle_embeddings_are_memory_mapped_read_only():
+    bundle = Bundle(DEMO_BUNDLE)
+    vectors = bundle.embeddings["s2"]
+    assert isinstance(vectors, np.memmap) and not vectors.flags.writeable
