@@ -11,11 +11,11 @@ and no pixels: the app searches by archive patch only (shared link, map, table, 
 
     # build (about 4.2 GB on disk, minutes) and write OUT/../catalogue.json
     python scripts/build_scale_bundle.py --metadata PATH/metadata.parquet \
-        --snow-cloud PATH/metadata_for_patches_with_snow_cloud_or_shadow.parquet --out /work/scale-cache/reben-synthetic
+        --snow-cloud PATH/metadata_for_patches_with_snow_cloud_or_shadow.parquet --out SCALE_DIR/reben-synthetic
     # then start the app on it and measure start time, memory, browser latency (+ a 10-user load test)
     python scripts/build_scale_bundle.py --metadata ... --out ... --reuse --measure --load-users 10 --json scale.json
     # or just serve it
-    CSMAE_CATALOGUE=/work/scale-cache/catalogue.json make run
+    CSMAE_CATALOGUE=SCALE_DIR/catalogue.json make run
 """
 from __future__ import annotations
 

@@ -24,7 +24,7 @@ peak during, after).
     python scripts/load_test.py --url http://127.0.0.1:8501 --users 10 --duration 60 --json load.json
     python scripts/load_test.py --start --users 10 --duration 60          # starts `make run` on a free port
     python scripts/load_test.py --start --client protocol --users 10 --duration 60
-    CSMAE_CATALOGUE=/work/scale-cache/catalogue.json python scripts/load_test.py --start ...   # another bundle
+    CSMAE_CATALOGUE=SCALE_DIR/catalogue.json python scripts/load_test.py --start ...   # another bundle
 
 Note: browsers running on the same machine as the server compete with it for the CPU (on 2 cores, 10
 headless Chromium users need far more CPU than the server does): the browser numbers of a small machine
