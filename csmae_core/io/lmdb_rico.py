@@ -6,6 +6,7 @@ footprints come from the tile grid. Pairs come from metadata.parquet.
 """
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
 
 import lmdb
@@ -21,13 +22,23 @@ from csmae_core.io.folders import _attach_row_meta, read_reben_metadata
 from csmae_core.record import PatchPair, PatchRecord
 
 
+# LMDB refuses a second open of the same environment in one process while the first is alive (an error
+# traceback, a cached reader ...): every reader of a path shares its one live read-only environment.
+_OPEN: weakref.WeakValueDictionary[str, lmdb.Environment] = weakref.WeakValueDictionary()
+
+
 def open_lmdb(path: str | Path) -> lmdb.Environment:
     """Read-only LMDB environment (no lock file written: archives may live on read-only media)."""
     path = Path(path)
     if not (path / "data.mdb").is_file():
         raise DataNotFoundError(f"no LMDB (data.mdb) in {path}; pass the folder that holds data.mdb")
+    key = str(path.resolve())
+    env = _OPEN.get(key)
+    if env is not None:
+        return env
     try:
-        return lmdb.open(str(path), readonly=True, lock=False, readahead=False, max_readers=512)
+        env = _OPEN[key] = lmdb.open(str(path), readonly=True, lock=False, readahead=False, max_readers=512)
+        return env
     except lmdb.Error as error:
         raise InputError(f"{path} is not a readable LMDB ({error}); the database may be incomplete or "
                          "corrupt: copy the database again (data.mdb as written by rico-hdl or "
