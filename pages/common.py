@@ -153,7 +153,8 @@ def render_sidebar(backend: Backend) -> None:
     spaces = "" if backend.bundle.cross_sensor else " · S1 and S2 in separate spaces (same-sensor search only)"
     st.sidebar.caption(
         f"**Model** {backend.bundle.model_description} · hash `{backend.bundle.model_hash[:12]}`{spaces}  \n"
-        f"**Bundle** {manifest['name']} · {manifest['counts']['pairs']:,} pairs × 2 sensors · "
+        f"**Bundle** {manifest['name']} · {manifest['counts']['pairs']:,} pairs × "
+        f"{' + '.join(s.upper() for s in backend.bundle.sensors)} · "
         f"{manifest['index']['spec']['kind']} index  \n**Device** {device}")
 
 

@@ -49,7 +49,8 @@ def test_app_serves_an_s2_only_model(official_bundle, tmp_path, monkeypatch):
     at.selectbox(key="table_pick").set_value(5).run()
     assert not at.exception and not at.error
     assert {r.sensor for r in at.session_state[KEY_RESPONSE].results} == {"s2"}
-    assert "S2 true colour" in " ".join(c.value for c in at.sidebar.caption)
+    sidebar = " ".join(c.value for c in at.sidebar.caption)
+    assert "S2 true colour" in sidebar and "60 pairs × S2 ·" in sidebar
 
 
 def test_evaluation_compares_families_in_one_table(official_bundle, tmp_path):
