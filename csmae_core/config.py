@@ -50,6 +50,16 @@ def _check_types(config) -> None:
                          "fix the config")
 
 
+def check_settings(config_class, values: Any, what: str) -> None:
+    """`values` is a mapping whose names are all fields of the dataclass `config_class` (any family)."""
+    if not isinstance(values, dict):
+        raise InputError(f"the model settings must be a mapping (name: value), not {values!r}; fix the config")
+    known = {f.name for f in fields(config_class)}
+    unknown = set(values) - known
+    if unknown:
+        raise InputError(f"unknown {what} setting(s) {sorted(unknown)}; valid: {', '.join(sorted(known))}")
+
+
 @dataclass
 class CSMAEConfig:
     variant: str = "secd"
@@ -135,10 +145,5 @@ class CSMAEConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "CSMAEConfig":
-        if not isinstance(values, dict):
-            raise InputError(f"the model settings must be a mapping (name: value), not {values!r}; fix the config")
-        known = {f.name for f in fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise InputError(f"unknown model setting(s) {sorted(unknown)}; valid: {', '.join(sorted(known))}")
+        check_settings(cls, values, "model")
         return cls(**values)

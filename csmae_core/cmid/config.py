@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from csmae_core.config import SIZES
+from csmae_core.config import SIZES, check_settings
 from csmae_core.errors import InputError
 
 BACKBONES = ("vit", "resnet50", "swin")
@@ -190,12 +190,7 @@ class CMIDConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "CMIDConfig":
-        if not isinstance(values, dict):
-            raise InputError(f"the model settings must be a mapping (name: value), not {values!r}; fix the config")
-        known = {f.name for f in fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise InputError(f"unknown CMID model setting(s) {sorted(unknown)}; valid: {', '.join(sorted(known))}")
+        check_settings(cls, values, "CMID model")
         try:
             return cls(**values)
         except TypeError as error:  # e.g. a list where a number belongs
