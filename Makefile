@@ -7,9 +7,11 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: setup run test browser
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PYTHON) || python3 -m venv $(VENV)
 	$(PYTHON) -m pip install --disable-pip-version-check -q -r requirements.txt -r requirements-dev.txt
+	# the project itself, editable: scripts and tests import csmae_core without path edits
+	$(PYTHON) -m pip install --disable-pip-version-check -q --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 setup: $(STAMP)

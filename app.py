@@ -1,5 +1,5 @@
 """Streamlit entry point: page config and navigation. Pages are thin; heavy objects come from
-pages/common.py's cached loaders; all logic lives in csmae_core."""
+pages/ui/resources.py's cached loaders; all logic lives in csmae_core."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,7 +9,7 @@ import streamlit as st
 st.set_page_config(page_title="CSMAE retrieval", page_icon=str(Path(__file__).parent / "assets" / "icon.png"),
                    layout="wide")
 
-# The page menu is drawn by pages/common.py (st.page_link), so that a direct link to a page on a fresh
+# The page menu is drawn by pages/ui/resources.py (st.page_link), so that a direct link to a page on a fresh
 # server (which Streamlit serves from pages/ without running this file) looks and works the same.
 navigation = st.navigation([
     st.Page("pages/search.py", title="Search", icon=":material/search:", default=True, url_path="search"),

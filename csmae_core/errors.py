@@ -1,4 +1,6 @@
-"""Typed errors of the core. Messages are written for the person who passed the input."""
+"""Every error class of the core, one hierarchy under `CsmaeError`. Messages are written for the person who
+passed the input: what was wrong and what to do, naming arguments (never command-line flags, which mean
+nothing in the app). Scripts turn these into exit codes, the app into `st.error`."""
 
 
 class CsmaeError(Exception):
@@ -20,5 +22,25 @@ class MissingKeyError(InputError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class UnknownLabelError(InputError):
+    """A label name or code that is in neither BigEarthNet nomenclature."""
+
+
 class UnsafePickleError(InputError):
     """A pickle names a global outside the allowed list; nothing from it was executed."""
+
+
+class CheckpointError(InputError):
+    """A checkpoint that cannot be read or does not fit the model it describes."""
+
+
+class BundleError(InputError):
+    """An index bundle that is missing, corrupt, or does not belong to the model in use."""
+
+
+class CatalogueError(InputError):
+    """A model catalogue (the app's list of models and bundles) that cannot be read or is incomplete."""
+
+
+class NonFiniteLossError(CsmaeError):
+    """Training produced NaN/inf; the message names the step and the loss terms."""

@@ -9,6 +9,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from csmae_core.errors import UnknownLabelError
+
 LABELS_19: tuple[str, ...] = (
     "Agro-forestry areas",
     "Arable land",
@@ -83,10 +85,6 @@ CLC_CODES: tuple[int, ...] = tuple(code for code, _, _ in _CLC_TABLE)
 MAP_43_TO_19: dict[str, str | None] = {name: new for _, name, new in _CLC_TABLE}
 MAP_CLC_TO_19: dict[int, str | None] = {code: new for code, _, new in _CLC_TABLE}
 _INDEX_19 = {name: i for i, name in enumerate(LABELS_19)}
-
-
-class UnknownLabelError(ValueError):
-    """A label name that is in neither nomenclature."""
 
 
 def to_19(labels: Iterable[str | int]) -> list[str]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages.common import ASSETS, Backend, current_backend
+from pages.ui.resources import ASSETS, Backend, current_backend
 
 DATA_README = ASSETS / "demo" / "README.md"
 LICENCE_FALLBACK = """BigEarthNet is published under the Community Data License Agreement – Permissive, Version 1.0

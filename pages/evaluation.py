@@ -14,9 +14,9 @@ import streamlit as st
 
 from csmae_core.errors import CsmaeError
 from csmae_core.labels import LABELS_19
-from csmae_core.projection import pca_2d, protocol_rows, sample_rows, top_confusions, worst_queries
-from csmae_core.search import Filters, Query, SearchResponse
-from pages.common import Backend, current_backend, pair_images
+from csmae_core.evaluation.projection import pca_2d, protocol_rows, sample_rows, top_confusions, worst_queries
+from csmae_core.retrieval.search import Filters, Query, SearchResponse
+from pages.ui.resources import Backend, current_backend, pair_images
 
 # widget keys
 KEY_CLASS_MODEL = "eval_class_model"

@@ -1,7 +1,7 @@
 """Archive explorer: every pair of the archive on an offline map (individual patches when few are in
 view, otherwise counts per grid cell, so that 500k pairs stay responsive), filters by label, country,
 season and split, label statistics, and a pair's S1/S2 previews with "search with this".
-All the counting and aggregation is csmae_core.aggregate; this page only draws."""
+All the counting and aggregation is csmae_core.retrieval.aggregate; this page only draws."""
 from __future__ import annotations
 
 import html
@@ -14,10 +14,12 @@ import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
-from csmae_core.aggregate import (Bounds, data_bounds, filter_rows, fit_view, in_bounds, label_counts, label_matrix,
-                                  nearest_row, viewport_points)
+from csmae_core.retrieval.aggregate import (Bounds, data_bounds, filter_rows, fit_view, in_bounds, label_counts, label_matrix, nearest_row, viewport_points)
 from csmae_core.labels import LABELS_19
-from pages.common import Backend, current_backend, label_chips, offline_map, pair_images, set_archive_query
+from pages.ui.maps import offline_map
+from pages.ui.resources import Backend, current_backend, pair_images
+from pages.ui.state import set_archive_query
+from pages.ui.widgets import label_chips
 
 KEY_LABELS, KEY_COUNTRIES = "explorer_labels", "explorer_countries"
 KEY_SEASONS, KEY_SPLITS = "explorer_seasons", "explorer_splits"

@@ -8,10 +8,12 @@ import folium
 import streamlit as st
 from streamlit_folium import st_folium
 
-from csmae_core.aggregate import fit_view
+from csmae_core.retrieval.aggregate import fit_view
 from csmae_core.preview import preview
-from csmae_core.search import SearchResponse
-from pages.common import Backend, data_url, label_chips, offline_map
+from csmae_core.retrieval.search import SearchResponse
+from pages.ui.maps import offline_map
+from pages.ui.resources import Backend
+from pages.ui.widgets import data_url, label_chips
 
 RANK_COLOURS = ["#d62728", "#ff7f0e", "#bcbd22", "#2ca02c", "#17becf", "#1f77b4", "#9467bd", "#e377c2",
                 "#8c564b", "#7f7f7f"]
@@ -21,7 +23,7 @@ SENSOR_NAMES = {"s1": "Sentinel-1", "s2": "Sentinel-2"}
 @st.cache_data(max_entries=4096, show_spinner=False)
 def result_image(entry_json: str, row: int, sensor: str) -> str | None:
     """PNG data URL of an archive patch's preview (cached per server)."""
-    from pages.common import load_backend
+    from pages.ui.resources import load_backend
 
     backend = load_backend(entry_json)
     if backend.archive is None:

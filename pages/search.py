@@ -14,14 +14,16 @@ from streamlit_folium import st_folium
 
 from csmae_core.bands import SENSORS
 from csmae_core.errors import CsmaeError
-from csmae_core.export import results_csv, results_geojson
+from csmae_core.retrieval.export import results_csv, results_geojson
 from csmae_core.geo import haversine_km
 from csmae_core.io.upload import UPLOAD_FORMS, MAX_UPLOAD_BYTES, read_upload, upload_overview, upload_raster_size
 from csmae_core.labels import LABELS_19
 from csmae_core.preview import preview
-from csmae_core.search import RANK_DEPTH, Filters, Query, SearchResponse, row_footprint
-from pages.common import (KEY_QUERY, KEY_RESPONSE, Backend, QuerySpec, current_backend, data_url, label_chips,
-                          offline_map, set_archive_query)
+from csmae_core.retrieval.search import RANK_DEPTH, Filters, Query, SearchResponse, row_footprint
+from pages.ui.maps import offline_map
+from pages.ui.resources import Backend, current_backend
+from pages.ui.state import KEY_QUERY, KEY_RESPONSE, QuerySpec, set_archive_query
+from pages.ui.widgets import data_url, label_chips
 from pages.results_view import SENSOR_NAMES, gallery, results_map
 
 log = logging.getLogger(__name__)

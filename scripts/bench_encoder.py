@@ -1,7 +1,7 @@
 """Throughput of `encoder.embed` against a straightforward reference, in one run.
 
-Reference: the same weights in an eager timm-based two-branch encoder (csmae_core.reference) that, like
-the published code, computes both sensors on every call. Ours: `RetrievalEncoder.embed` computes only the
+Reference: the same weights in an eager timm-based two-branch encoder (csmae_core.models.csmae.reference) that, like
+the published code, computes both sensors on every call. Ours: `CSMAERetrievalEncoder.embed` computes only the
 query's sensor; `embed_pair` runs the shared blocks once on the concatenated S1+S2 batch.
 Reported per (precision, batch): patches/s of S1 queries, S2 queries and pairs for ours and the reference,
 speed-up ratios, max |difference| of the embeddings (fp32 must be identical up to float error), and the
@@ -22,13 +22,13 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from csmae_core.checkpoint import Checkpoint, split_state  # noqa: E402
-from csmae_core.config import CSMAEConfig  # noqa: E402
-from csmae_core.encoder import RetrievalEncoder, default_device  # noqa: E402
-from csmae_core.model import CSMAE, encoder_flops  # noqa: E402
-from csmae_core.reference import PublishedLayoutEncoder  # noqa: E402
+from csmae_core.models.csmae.checkpoint import Checkpoint, split_state
+from csmae_core.models.csmae.config import CSMAEConfig
+from csmae_core.models.base import default_device
+from csmae_core.models.csmae.encoder import CSMAERetrievalEncoder
+from csmae_core.models.csmae.model import CSMAE, encoder_flops
+from csmae_core.models.csmae.reference import PublishedLayoutEncoder
 
 
 def parse_args(argv):
@@ -70,7 +70,7 @@ def build(cfg: CSMAEConfig, device: torch.device):
     torch.manual_seed(0)
     model = CSMAE(cfg).eval()
     encoder_state, _ = split_state(model.state_dict())
-    ours = RetrievalEncoder(model.backbone, Checkpoint(cfg, encoder_state), device)
+    ours = CSMAERetrievalEncoder(model.backbone, Checkpoint(cfg, encoder_state), device)
     reference = PublishedLayoutEncoder(cfg.embed_dim, cfg.num_heads, cfg.specific_depth, cfg.shared_depth,
                                        cfg.img_size, cfg.patch_size, cfg.mlp_ratio)
     reference.load_state_dict(encoder_state, strict=True)

@@ -24,12 +24,11 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from csmae_core.bundle import TABLE, bundle_table, new_workdir, write_bundle  # noqa: E402
-from csmae_core.faiss_index import IndexSpec, build_index, index_bytes, recall_at_k  # noqa: E402
-from csmae_core.io.folders import read_reben_metadata  # noqa: E402
-from csmae_core.labels import multi_hot_matrix  # noqa: E402
+from csmae_core.retrieval.bundle import TABLE, bundle_table, new_workdir, write_bundle
+from csmae_core.retrieval.faiss_index import IndexSpec, build_index, index_bytes, recall_at_k
+from csmae_core.io.folders import read_reben_metadata
+from csmae_core.labels import multi_hot_matrix
 
 
 def parse_args(argv):
@@ -93,7 +92,7 @@ def write_bench_bundle(folder: Path, table, vectors, spec: IndexSpec, out: Path 
 
 
 def latency(engine, vectors, table, settings: dict, queries: int) -> dict:
-    from csmae_core.search import Filters, Query
+    from csmae_core.retrieval.search import Filters, Query
 
     rng = np.random.default_rng(2)
     rows = rng.choice(len(table), queries, replace=False)
@@ -113,7 +112,7 @@ def latency(engine, vectors, table, settings: dict, queries: int) -> dict:
 def sweep(vectors: np.ndarray, queries: int, nprobes=(32, 64, 128, 256), factors=(8, 16, 32),
           kind: str = "ivfpq_sq8") -> list[dict]:
     """Recall@10 and single-thread latency of one IVF index over a grid of query parameters."""
-    from csmae_core.faiss_index import configure
+    from csmae_core.retrieval.faiss_index import configure
 
     faiss.omp_set_num_threads(os.cpu_count() or 1)
     spec = IndexSpec(kind=kind)
@@ -143,8 +142,8 @@ def sweep(vectors: np.ndarray, queries: int, nprobes=(32, 64, 128, 256), factors
 
 
 def main(argv=None) -> int:
-    from csmae_core.bundle import Bundle
-    from csmae_core.search import Filters, SearchEngine
+    from csmae_core.retrieval.bundle import Bundle
+    from csmae_core.retrieval.search import Filters, SearchEngine
 
     args = parse_args(argv)
     table = bundle_table(read_reben_metadata(args.metadata, args.snow_cloud))

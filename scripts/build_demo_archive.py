@@ -28,16 +28,15 @@ from pathlib import Path
 
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from csmae_core.errors import CsmaeError  # noqa: E402
-from csmae_core.geo import footprint_from_name, tile_of_name  # noqa: E402
-from csmae_core.io.common import date_of_name  # noqa: E402
-from csmae_core.io.folders import BenV1Folders  # noqa: E402
-from csmae_core.io.lmdb_pickle import EncodedLmdb  # noqa: E402
-from csmae_core.io.lmdb_rico import RicoLmdb  # noqa: E402
-from csmae_core.io.packed import ARRAYS_FILE, TABLE_FILE, footprint_columns, write_packed_archive  # noqa: E402
-from csmae_core.labels import to_19  # noqa: E402
+from csmae_core.errors import CsmaeError
+from csmae_core.geo import footprint_from_name, tile_of_name
+from csmae_core.io.names import date_of_name
+from csmae_core.io.folders import BenV1Folders
+from csmae_core.io.lmdb_pickle import EncodedLmdb
+from csmae_core.io.lmdb_rico import RicoLmdb
+from csmae_core.io.packed import ARRAYS_FILE, TABLE_FILE, footprint_columns, write_packed_archive
+from csmae_core.labels import to_19
 
 WHEELS = {"bigearthnet_common": "bigearthnet-common==2.8.0", "configilm": "configilm==0.7.1"}
 COMMON = "bigearthnet_common/"

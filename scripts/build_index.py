@@ -17,9 +17,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from csmae_core.cli import run_script  # noqa: E402
+from csmae_core.cli import run_script
 
 log = logging.getLogger("build_index")
 RECALL_QUERIES = 1000
@@ -47,7 +46,7 @@ def build_indexes(workdir: Path, sensors, kind: str) -> dict:
     import faiss
     import numpy as np
 
-    from csmae_core.faiss_index import build_index, choose_spec, recall_at_k
+    from csmae_core.retrieval.faiss_index import build_index, choose_spec, recall_at_k
 
     report = {}
     for sensor in sensors:
@@ -74,9 +73,9 @@ def card_summary(card: dict) -> dict:
 
 
 def run(args) -> int:
-    from csmae_core.bundle import TABLE, bundle_table, new_workdir, write_bundle
-    from csmae_core.embedding import embed_archive
-    from csmae_core.encoder import load_model
+    from csmae_core.retrieval.bundle import TABLE, bundle_table, new_workdir, write_bundle
+    from csmae_core.retrieval.embedding import embed_archive
+    from csmae_core.models.load import load_model
     from csmae_core.io.detect import open_archive
 
     encoder = load_model(args.model, "cuda" if args.accelerator == "gpu" else None)

@@ -28,8 +28,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "scripts"))
 
 BUNDLE_NAME = "reBEN full scale (synthetic vectors)"
 SNOW_CLOUD = "metadata_for_patches_with_snow_cloud_or_shadow.parquet"
@@ -70,8 +68,8 @@ def build(metadata: Path, out: Path, snow_cloud: Path | None = None, index: str 
     import faiss
 
     from bench_search import synthetic_embeddings, write_bench_bundle
-    from csmae_core.bundle import bundle_table
-    from csmae_core.faiss_index import choose_spec
+    from csmae_core.retrieval.bundle import bundle_table
+    from csmae_core.retrieval.faiss_index import choose_spec
     from csmae_core.io.folders import read_reben_metadata
 
     started = time.perf_counter()

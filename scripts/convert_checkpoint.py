@@ -13,10 +13,9 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from csmae_core.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
-from csmae_core.errors import CsmaeError  # noqa: E402
+from csmae_core.models.csmae.checkpoint import load_checkpoint, save_checkpoint
+from csmae_core.errors import CsmaeError
 
 
 def main(argv=None) -> int:

@@ -18,10 +18,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from csmae_core.cli import run_script  # noqa: E402
-from csmae_core.errors import InputError  # noqa: E402
+from csmae_core.cli import run_script
+from csmae_core.errors import InputError
 
 
 def parse_args(argv):
@@ -73,14 +72,13 @@ def archive_inputs(args, first_bundle):
 
 
 def run(args) -> int:
-    from csmae_core.bundle import Bundle
-    from csmae_core.embedding import embed_inputs
-    from csmae_core.encoder import load_model
-    from csmae_core.evaluation import (BASELINE_DIRECTIONS, BASELINES, DIRECTIONS, evaluate_embeddings,
-                                       random_embeddings)
+    from csmae_core.retrieval.bundle import Bundle
+    from csmae_core.retrieval.embedding import embed_inputs
+    from csmae_core.models.load import load_model
+    from csmae_core.evaluation.run import (BASELINE_DIRECTIONS, BASELINES, DIRECTIONS, evaluate_embeddings, random_embeddings)
     from csmae_core.labels import multi_hot_matrix
-    from csmae_core.metrics import DEFINITIONS
-    from csmae_core.report import print_table, write_outputs
+    from csmae_core.evaluation.metrics import DEFINITIONS
+    from csmae_core.evaluation.report import print_table, write_outputs
 
     bundles = [Bundle(path) for path in args.bundle]
     table = bundles[0].table

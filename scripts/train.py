@@ -21,9 +21,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from csmae_core.cli import run_script  # noqa: E402
+from csmae_core.cli import run_script
 
 log = logging.getLogger("train")
 
@@ -55,7 +54,7 @@ def parse_args(argv):
 
 
 def build_config(args):
-    from csmae_core.training import TrainConfig
+    from csmae_core.training.config import TrainConfig
 
     overrides = list(args.overrides)
     for flag, key in ((args.epochs, "optim.epochs"), (args.batch_size, "optim.batch_size"),
@@ -99,44 +98,19 @@ def model_card(config, args, dataset, trainer, seconds: float) -> dict:
             "command": "python scripts/train.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])}
 
 
-def export(module, config, args, dataset, trainer, seconds: float) -> str:
-    card = model_card(config, args, dataset, trainer, seconds)
-    if config.method == "cmid":
-        from csmae_core.cmid.checkpoint import save_cmid_checkpoint, student_checkpoint
-
-        card.update(backbone=config.model.backbone, cross_sensor=config.model.cross_sensor,
-                    retrieval_weights="student")
-        return save_cmid_checkpoint(student_checkpoint(module, card), args.export)
-    from csmae_core.checkpoint import Checkpoint, save_checkpoint, split_state
-
-    encoder, decoder = split_state(module.model.state_dict())
-    card["variant"] = config.model.variant
-    return save_checkpoint(Checkpoint(config.model, encoder, decoder, False, card, "project"), args.export)
-
-
-def build_module(config, archive, indices):
-    """(dataset, LightningModule) of the config's method."""
-    if config.method == "cmid":
-        from csmae_core.cmid.data import TwoViewDataset
-        from csmae_core.cmid.lightning import CMIDLightning
-
-        return (TwoViewDataset(archive, indices, config.data, config.model.spectral_jitter),
-                CMIDLightning(config.to_dict()))
-    from csmae_core.training import CSMAELightning, PairDataset
-
-    return PairDataset(archive, indices, config.data), CSMAELightning(config.to_dict())
-
-
 def run(args) -> int:
     import lightning as L
 
     from csmae_core.io.detect import open_archive
-    from csmae_core.training import make_loader, select_split
+    from csmae_core.training.data import make_loader, select_split
+    from csmae_core.training.families import LIGHTNING_MODULES
 
     config = build_config(args)
     L.seed_everything(config.seed, workers=True)
     archive = open_archive(args.archive, args.metadata)
-    dataset, module = build_module(config, archive, select_split(archive, config.data.split))
+    lightning_module = LIGHTNING_MODULES[config.method]
+    dataset = lightning_module.make_dataset(archive, select_split(archive, config.data.split), config)
+    module = lightning_module(config.to_dict())
     loader = make_loader(dataset, config.optim.batch_size, config.data.num_workers)
     trainer = make_trainer(args, config)
     last = args.out / "checkpoints" / "last.ckpt"
@@ -146,7 +120,7 @@ def run(args) -> int:
     started = time.time()
     trainer.fit(module, loader, ckpt_path=resume)
     if args.export and trainer.is_global_zero:
-        digest = export(module, config, args, dataset, trainer, time.time() - started)
+        digest = module.export(args.export, model_card(config, args, dataset, trainer, time.time() - started))
         log.info("exported %s (encoder hash %s)", args.export, digest[:12])
     return 0
 

@@ -10,10 +10,9 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from csmae_core.encoder import load_model  # noqa: E402
-from csmae_core.errors import CsmaeError  # noqa: E402
+from csmae_core.models.load import load_model
+from csmae_core.errors import CsmaeError
 
 
 def metrics_table(metrics: dict, k: str = "5") -> list[str]:

@@ -101,8 +101,8 @@ def case_ids() -> list[str]:
 
 def error_class(name: str) -> type:
     from csmae_core import errors
-    from csmae_core.bundle import BundleError
-    from csmae_core.checkpoint import CheckpointError
+    from csmae_core.errors import BundleError
+    from csmae_core.errors import CheckpointError
 
     known = {"BundleError": BundleError, "CheckpointError": CheckpointError}
     return known.get(name) or getattr(errors, name)
@@ -199,9 +199,9 @@ class _Builder:
         """A tiny but complete project-format checkpoint (written by csmae_core itself)."""
         import torch
 
-        from csmae_core.checkpoint import Checkpoint, save_checkpoint
-        from csmae_core.config import CSMAEConfig
-        from csmae_core.model import CSMAEEncoder
+        from csmae_core.models.csmae.checkpoint import Checkpoint, save_checkpoint
+        from csmae_core.models.csmae.config import CSMAEConfig
+        from csmae_core.models.csmae.model import CSMAEEncoder
 
         if self._checkpoint is None:
             torch.manual_seed(0)
@@ -226,7 +226,7 @@ class _Builder:
 
     def rewrite_manifest(self, folder: Path, **changes) -> None:
         """Change files of a bundle copy and record their new checksums, as a forger would."""
-        from csmae_core.bundle import sha256_file
+        from csmae_core.retrieval.bundle import sha256_file
 
         manifest = json.loads((folder / "manifest.json").read_text())
         manifest.update(changes)
@@ -904,13 +904,13 @@ def _(b, d):
 
 def _catalogue(path: Path):
     def run():
-        from pages.common import load_catalogue
+        from csmae_core.catalogue import read_catalogue
 
-        return load_catalogue(str(path))
+        return read_catalogue(path)
     return run
 
 
-@case("catalogue-not-json", "metadata", "app catalogue JSON cut mid-way", "pages.common.load_catalogue(path)",
+@case("catalogue-not-json", "metadata", "app catalogue JSON cut mid-way", "csmae_core.read_catalogue(path)",
       "CsmaeError", "is not a valid catalogue", "fix the JSON")
 def _(b, d):
     path = d / "catalogue.json"
@@ -918,7 +918,7 @@ def _(b, d):
     return {"files": [path], "run": _catalogue(path)}
 
 
-@case("catalogue-no-entries", "metadata", "app catalogue with an empty entry list", "pages.common.load_catalogue(path)",
+@case("catalogue-no-entries", "metadata", "app catalogue with an empty entry list", "csmae_core.read_catalogue(path)",
       "CsmaeError", "lists no models", "add an entry")
 def _(b, d):
     path = d / "catalogue.json"
@@ -927,7 +927,7 @@ def _(b, d):
 
 
 @case("catalogue-entry-without-bundle", "metadata", "app catalogue entry naming a model but no bundle",
-      "pages.common.load_catalogue(path)", "CsmaeError", "lacks 'bundle'", "every entry needs")
+      "csmae_core.read_catalogue(path)", "CsmaeError", "lacks 'bundle'", "every entry needs")
 def _(b, d):
     path = d / "catalogue.json"
     path.write_text(json.dumps({"entries": [{"name": "half", "model": str(ASSETS / "models" / "demo.pt")}]}))
@@ -952,7 +952,7 @@ def _model_case(path: Path, marker: Path | None = None) -> dict:
 
 
 @case("ckpt-pickle-os-system", "model", "checkpoint that is a pickle calling os.system('touch marker')", _LOAD,
-      "CheckpointError", "has no `state_dict`", "pass a .pt from scripts/train.py --export", hostile=True)
+      "CheckpointError", "has no `state_dict`", "pass a .pt exported by scripts/train.py", hostile=True)
 def _(b, d):
     import torch
 
@@ -1081,7 +1081,7 @@ _BUNDLE = "Bundle(path)"
 
 def _bundle(path: Path, expected: str | None = None, verify: bool = True):
     def run():
-        from csmae_core.bundle import Bundle
+        from csmae_core.retrieval.bundle import Bundle
 
         return Bundle(path, expected_model_hash=expected, verify=verify)
     return run
@@ -1202,7 +1202,7 @@ _CONFIG = "TrainConfig.from_yaml(path)"
 
 def _config(path: Path):
     def run():
-        from csmae_core.training import TrainConfig
+        from csmae_core.training.config import TrainConfig
 
         return TrainConfig.from_yaml(path)
     return run

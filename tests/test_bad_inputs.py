@@ -107,8 +107,8 @@ def snapshot() -> dict:
 
 
 ENTRY_MODULES = ("csmae_core.io.upload", "csmae_core.io.detect", "csmae_core.io.lmdb_pickle", "csmae_core.io.lmdb_rico",
-                 "csmae_core.io.packed", "csmae_core.bundle", "csmae_core.checkpoint", "csmae_core.encoder",
-                 "csmae_core.training", "csmae_core.cli", "pages.common")
+                 "csmae_core.io.packed", "csmae_core.retrieval.bundle", "csmae_core.models.csmae.checkpoint",
+                 "csmae_core.models.load", "csmae_core.training.families", "csmae_core.cli", "pages.ui.resources")
 
 
 class Corpus:

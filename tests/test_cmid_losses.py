@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from csmae_core.cmid import losses as L
-from csmae_core.cmid.masking import block_masks, fill_with_mean, pixel_mask
+from csmae_core.models.cmid import losses as L
+from csmae_core.models.cmid.masking import block_masks, fill_with_mean, pixel_mask
 
 
 def test_focal_l1_weighs_an_error_by_its_own_size():

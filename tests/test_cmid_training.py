@@ -6,11 +6,12 @@ import pytest
 import torch
 
 import csmae_core
-from csmae_core.cmid.lightning import CMIDLightning
-from csmae_core.cmid.losses import cosine_momentum
-from csmae_core.cmid.model import StepOutput
+from csmae_core.training.cmid import CMIDLightning
+from csmae_core.models.cmid.losses import cosine_momentum
+from csmae_core.models.cmid.model import StepOutput
 from csmae_core.errors import InputError
-from csmae_core.training import NonFiniteLossError, TrainConfig
+from csmae_core.errors import NonFiniteLossError
+from csmae_core.training.config import TrainConfig
 from tests.conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "scripts"))

@@ -8,8 +8,8 @@ import timm
 import torch
 from streamlit.testing.v1 import AppTest
 
-from csmae_core.bundle import Bundle
-from pages.common import KEY_RESPONSE
+from csmae_core.retrieval.bundle import Bundle
+from pages.ui.state import KEY_RESPONSE
 from scripts import build_index, evaluate
 from tests.conftest import ROOT
 

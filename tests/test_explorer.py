@@ -1,4 +1,4 @@
-"""The archive explorer: csmae_core.aggregate on tiny generated tables, its speed on 550k synthetic
+"""The archive explorer: csmae_core.retrieval.aggregate on tiny generated tables, its speed on 550k synthetic
 points, optionally the real reBEN metadata (REBEN_METADATA=/path/to/metadata.parquet), and the page."""
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from csmae_core.aggregate import (cell_size, data_bounds, filter_rows, fit_view, grid_cells, in_bounds, label_counts,
-                                  label_matrix, nearest_row, viewport_points)
+from csmae_core.retrieval.aggregate import (cell_size, data_bounds, filter_rows, fit_view, grid_cells, in_bounds, label_counts, label_matrix, nearest_row, viewport_points)
 from csmae_core.labels import LABELS_19
 from tests.conftest import ROOT
 
@@ -166,7 +165,7 @@ needs_reben = pytest.mark.skipif(not REBEN or not Path(REBEN).is_file(),
 
 @pytest.fixture(scope="module")
 def reben_table() -> pd.DataFrame:
-    from csmae_core.bundle import bundle_table
+    from csmae_core.retrieval.bundle import bundle_table
     from csmae_core.io.folders import read_reben_metadata
 
     return bundle_table(read_reben_metadata(REBEN))
@@ -198,11 +197,11 @@ def test_filters_and_aggregation_on_the_whole_reben_metadata(reben_table):
 @needs_reben
 def test_page_on_the_whole_reben_metadata_as_a_metadata_only_archive(reben_table, monkeypatch):
     """The page with 480k pairs and no pixels: fast enough and shows the metadata-only note."""
-    import pages.common
+    import pages.ui.resources
 
     bundle = SimpleNamespace(table=reben_table, manifest={"created": "reben"}, path=Path(REBEN))
     backend = SimpleNamespace(name="reBEN metadata", bundle=bundle, archive=None, engine=None)
-    monkeypatch.setattr(pages.common, "current_backend", lambda: backend)
+    monkeypatch.setattr(pages.ui.resources, "current_backend", lambda: backend)
     app = explorer_app()
     app.run()  # first run builds the label index (cached per server)
     start = time.perf_counter()
@@ -251,7 +250,7 @@ def test_page_shows_all_pairs_and_filters_them(page):
 
 
 def test_picking_a_pair_shows_both_images_and_searches_with_it(page):
-    from pages.common import KEY_QUERY
+    from pages.ui.state import KEY_QUERY
 
     picker = page.selectbox(key="explorer_pair")
     pair_id = picker.options[3]

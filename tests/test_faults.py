@@ -13,8 +13,8 @@ import time
 
 import numpy as np
 
-from csmae_core.bundle import Bundle
-from csmae_core.search import Query, SearchEngine
+from csmae_core.retrieval.bundle import Bundle
+from csmae_core.retrieval.search import Query, SearchEngine
 from tests.conftest import ROOT
 
 DEMO_BUNDLE = ROOT / "assets" / "bundles" / "demo"

@@ -6,9 +6,10 @@ import sys
 import numpy as np
 import pytest
 
-from csmae_core.bundle import Bundle, BundleError
-from csmae_core.faiss_index import build_index as build_faiss_index, choose_spec, recall_at_k
-from csmae_core.search import Filters, Query, SearchEngine, compare_labels
+from csmae_core.errors import BundleError
+from csmae_core.retrieval.bundle import Bundle
+from csmae_core.retrieval.faiss_index import build_index as build_faiss_index, choose_spec, recall_at_k
+from csmae_core.retrieval.search import Filters, Query, SearchEngine, compare_labels
 from tests.conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "scripts"))

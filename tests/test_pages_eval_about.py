@@ -1,4 +1,4 @@
-"""The Evaluation and About pages (Streamlit AppTest) and their pure helpers (csmae_core.projection)."""
+"""The Evaluation and About pages (Streamlit AppTest) and their pure helpers (csmae_core.evaluation.projection)."""
 from __future__ import annotations
 
 import json
@@ -12,8 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from csmae_core.errors import InputError
 from csmae_core.labels import LABELS_19
-from csmae_core.projection import (counterpart_rank_by_row, pca_2d, protocol_rows, sample_rows, top_confusions,
-                                   worst_queries)
+from csmae_core.evaluation.projection import (counterpart_rank_by_row, pca_2d, protocol_rows, sample_rows, top_confusions, worst_queries)
 from tests.conftest import ROOT
 
 ASSETS = ROOT / "assets"

@@ -12,7 +12,7 @@ from csmae_core.bands import BANDS, STORED_BANDS
 from csmae_core.errors import DataNotFoundError, InputError, UnsafePickleError
 from csmae_core.geo import footprint_from_name
 from csmae_core.io.folders import BenV1Folders, BenV2Folders, read_patch_folder, read_reben_metadata
-from csmae_core.io.lmdb_pickle import EncodedLmdb, restricted_loads
+from csmae_core.io.lmdb_pickle import EncodedLmdb, decode_value
 from csmae_core.io.lmdb_rico import RicoLmdb
 from tests.conftest import DATA, RICO_S1_NAME, RICO_S2_NAME, RICO_TIFFS, V1_S1, V1_S2
 
@@ -75,7 +75,7 @@ def test_v2_folders_without_files_say_where_they_looked(tmp_path):
                               "labels": [], "split": "test", "country": "Austria",
                               "s1_name": "S1A_IW_GRDH_1SDV_20170613T165043_33UUP_1_2", "s2v1_name": "x",
                               "contains_seasonal_snow": False, "contains_cloud_or_shadow": False}])
-    with pytest.raises(InputError, match="pass --s1-root/--s2-root"):
+    with pytest.raises(InputError, match="pass s1_root= and s2_root="):
         BenV2Folders(tmp_path, metadata)
 
 
@@ -87,7 +87,7 @@ def test_reben_metadata_missing_columns(tmp_path):
     (tmp_path / "bad.parquet").write_text("not parquet")
     with pytest.raises(InputError, match="not a readable parquet"):
         read_reben_metadata(tmp_path / "bad.parquet")
-    with pytest.raises(DataNotFoundError, match="pass --metadata"):
+    with pytest.raises(DataNotFoundError, match="pass metadata="):
         read_reben_metadata(tmp_path / "none.parquet")
 
 
@@ -168,7 +168,7 @@ def test_bad_pickles_get_clear_errors(payload, message):
 
 def test_restricted_unpickler_still_reads_numpy():
     array = np.arange(6, dtype=np.uint16).reshape(2, 3)
-    np.testing.assert_array_equal(restricted_loads(pickle.dumps(array)), array)
+    np.testing.assert_array_equal(decode_value(pickle.dumps(array)), array)
 
 
 def test_missing_lmdb_and_folder_messages(tmp_path):

@@ -4,9 +4,9 @@ import json
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from csmae_core.export import results_csv, results_geojson
+from csmae_core.retrieval.export import results_csv, results_geojson
 from csmae_core.io.upload import read_upload
-from pages.common import KEY_QUERY, QuerySpec
+from pages.ui.state import KEY_QUERY, QuerySpec
 from tests.conftest import ROOT, V1_S2
 
 
@@ -95,8 +95,8 @@ def test_unknown_shared_pair_is_explained():
 
 
 def test_exports_hold_every_result(demo_archive):
-    from csmae_core.bundle import Bundle
-    from csmae_core.search import Query, SearchEngine, row_footprint
+    from csmae_core.retrieval.bundle import Bundle
+    from csmae_core.retrieval.search import Query, SearchEngine, row_footprint
 
     bundle = Bundle(ROOT / "assets/bundles/demo")
     engine = SearchEngine(bundle)

@@ -6,9 +6,9 @@ import shutil
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from csmae_core.bundle import Bundle
-from csmae_core.search import Query, SearchEngine
-from pages.common import KEY_RESPONSE
+from csmae_core.retrieval.bundle import Bundle
+from csmae_core.retrieval.search import Query, SearchEngine
+from pages.ui.state import KEY_RESPONSE
 from tests.conftest import ROOT
 
 ASSETS = ROOT / "assets"

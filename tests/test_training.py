@@ -10,7 +10,10 @@ import torch
 
 import csmae_core
 from csmae_core.errors import InputError
-from csmae_core.training import CSMAELightning, NonFiniteLossError, TrainConfig, warmup_cosine
+from csmae_core.errors import NonFiniteLossError
+from csmae_core.training.config import TrainConfig
+from csmae_core.training.csmae import CSMAELightning
+from csmae_core.training.schedules import warmup_cosine
 from tests.conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "scripts"))

@@ -29,7 +29,7 @@ def open_archive(path: str | Path, metadata: str | Path | None = None) -> PairAr
         if lmdb_kind(path) == "pickle":
             return EncodedLmdb(path)
         if metadata is None:
-            raise InputError(f"{path} is a rico-hdl LMDB: pass its metadata.parquet (--metadata) to pair S1 and S2")
+            raise InputError(f"{path} is a rico-hdl LMDB: pass its metadata.parquet as metadata= to pair S1 and S2")
         return RicoLmdb(path, metadata)
     raise InputError(f"{path} is not an archive this tool reads (packed archive, BigEarthNet v1 folders "
                      "BigEarthNet-v1.0 + BigEarthNet-S1-v1.0, BigEarthNet v2 tree with metadata.parquet, rico-hdl "

@@ -18,7 +18,7 @@ from csmae_core.bands import BANDS, MODEL_BANDS, STORED_BANDS
 from csmae_core.errors import DataNotFoundError, InputError
 from csmae_core.geo import footprint_from_labels_metadata, footprint_from_name, tile_of_name
 from csmae_core.io.archive import PairArchive
-from csmae_core.io.common import season_of_name, split_band_file_name
+from csmae_core.io.names import season_of_name, split_band_file_name
 from csmae_core.io.geotiff import read_band_file
 from csmae_core.labels import to_19
 from csmae_core.record import PatchPair, PatchRecord
@@ -147,7 +147,8 @@ class BenV2Folders(PairArchive):
             table = table[present]
             if table.empty:
                 raise InputError(f"none of the metadata's pairs has both folders under {self.s1_root} "
-                                 f"and {self.s2_root}; pass --s1-root/--s2-root")
+                                 f"and {self.s2_root}; pass s1_root= and s2_root= (the folders that hold "
+                                 "BigEarthNet-S1 and BigEarthNet-S2)")
         self.table = table.reset_index(drop=True)
 
     def _s2_dir(self, patch_id: str) -> Path:
@@ -175,7 +176,8 @@ def read_reben_metadata(metadata: str | Path | pd.DataFrame,
     else:
         path = Path(metadata)
         if not path.is_file():
-            raise DataNotFoundError(f"no reBEN metadata.parquet at {path}; pass --metadata")
+            raise DataNotFoundError(f"no reBEN metadata.parquet at {path}; pass metadata= (the archive's "
+                                    "metadata.parquet)")
         frame = read_parquet_table(path)
         if extra is not None:
             frame = pd.concat([frame, read_parquet_table(Path(extra))], ignore_index=True)

@@ -7,8 +7,6 @@ global is refused with `UnsafePickleError` before anything is called.
 """
 from __future__ import annotations
 
-import io
-import pickle
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +21,7 @@ from csmae_core.io.folders import _attach_row_meta, _with_defaults
 from csmae_core.io.lmdb_rico import check_entry_bands, lmdb_keys, open_lmdb
 from csmae_core.labels import to_19
 from csmae_core.record import PatchPair, PatchRecord
+from csmae_core.safe_pickle import InertObject, PicklePolicy, restricted_loads
 
 _INTERFACE_MODULES = frozenset(
     f"bigearthnet_patch_interface.{m}_interface" for m in ("merged", "s1", "s2", "band"))
@@ -34,28 +33,17 @@ _NUMPY_GLOBALS = {
 }
 
 
-class InertObject:
-    """Stand-in for an interface class: keeps the pickled state as plain data, has no behaviour."""
-
-    def __setstate__(self, state: Any) -> None:
-        self.state = state
-
-
-class RestrictedUnpickler(pickle.Unpickler):
-    def find_class(self, module: str, name: str) -> Any:
-        if module in _INTERFACE_MODULES:
-            return InertObject
-        if (module, name) in _NUMPY_GLOBALS:
-            return _NUMPY_GLOBALS[(module, name)]
-        raise UnsafePickleError(
-            f"refused to unpickle {module}.{name}: a BigEarthNet encoder LMDB only references "
+_POLICY = PicklePolicy(
+    allowed=_NUMPY_GLOBALS, inert=lambda module, name: module in _INTERFACE_MODULES,
+    refusal="refused to unpickle {global}: a BigEarthNet encoder LMDB only references "
             "bigearthnet_patch_interface classes and numpy arrays. Nothing was executed; "
             "check where this database comes from.")
 
 
-def restricted_loads(data: bytes) -> Any:
+def decode_value(data: bytes) -> Any:
+    """One LMDB value under the restricted policy (see module docstring)."""
     try:
-        return RestrictedUnpickler(io.BytesIO(data)).load()
+        return restricted_loads(data, _POLICY)
     except UnsafePickleError:
         raise
     except Exception as error:  # a truncated or foreign pickle raises many types
@@ -84,7 +72,7 @@ def _bands(patch: Any, sensor: str) -> dict[str, np.ndarray]:
 
 def decode_patch(data: bytes) -> dict[str, Any]:
     """s1/s2 band dicts and the 43/19-class labels of one encoded pair."""
-    attributes = _state(restricted_loads(data))
+    attributes = _state(decode_value(data))
     try:
         return {"s1": _bands(attributes["s1_patch"], "s1"), "s2": _bands(attributes["s2_patch"], "s2"),
                 "labels_43": list(attributes.get("labels") or []),

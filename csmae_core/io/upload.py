@@ -48,7 +48,7 @@ from csmae_core.bands import (BANDS, IGNORED_BANDS, PATCH_PIXELS, SENSORS, STORE
                               UPLOAD_DEFAULT_ORDER)
 from csmae_core.errors import DataNotFoundError, InputError
 from csmae_core.geo import Footprint, footprint_from_transform, utm_epsg_for
-from csmae_core.io.common import split_band_file_name
+from csmae_core.io.names import split_band_file_name
 from csmae_core.io.folders import read_patch_folder, sensor_of_bands
 from csmae_core.record import PatchRecord
 

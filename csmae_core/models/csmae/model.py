@@ -1,0 +1,272 @@
+"""CSMAE: a cross-sensor masked autoencoder over Sentinel-1 and Sentinel-2 patches.
+
+Reads top to bottom: positional embedding, encoder (sensor-specific patch embedding, CLS token and
+blocks, then shared blocks), decoders, masking, losses, and the training forward pass.
+Parameter names follow the published code (timm VisionTransformer naming, encoder under `backbone.`,
+decoders as `decoder` / `decoder_s1_to_s2` / `decoder_s2_to_s1`), so a published Lightning state_dict
+loads into `CSMAE` strictly. Shapes: x (N, C, H, W); tokens (N, 1 + L, D); mask (N, L), 1 = removed.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import partial
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from timm.layers import PatchEmbed
+from timm.models.vision_transformer import Block
+
+from csmae_core.bands import SENSORS, model_channels
+from csmae_core.models.csmae.config import CSMAEConfig
+
+OTHER = {"s1": "s2", "s2": "s1"}
+
+
+def sincos_pos_embed(dim: int, grid: int) -> torch.Tensor:
+    """(1, 1 + grid*grid, dim) fixed 2-D sin-cos embedding, zero row for the CLS token.
+    First half of the channels encodes the column, second half the row (MAE's layout)."""
+    quarter = dim // 4
+    omega = 1.0 / 10000 ** (torch.arange(quarter, dtype=torch.float64) / quarter)
+    rows, cols = torch.meshgrid(torch.arange(grid, dtype=torch.float64),
+                                torch.arange(grid, dtype=torch.float64), indexing="ij")
+    parts = []
+    for position in (cols.reshape(-1), rows.reshape(-1)):
+        angles = position[:, None] * omega[None, :]
+        parts += [torch.sin(angles), torch.cos(angles)]
+    table = torch.cat(parts, dim=1)
+    return torch.cat([torch.zeros(1, dim, dtype=torch.float64), table]).float()[None]
+
+
+def _blocks(dim: int, depth: int, heads: int, mlp_ratio: float) -> nn.Sequential:
+    norm = partial(nn.LayerNorm, eps=1e-6)  # eps of the published ViT-B
+    return nn.Sequential(*[Block(dim, heads, mlp_ratio, qkv_bias=True, norm_layer=norm) for _ in range(depth)])
+
+
+class CSMAEEncoder(nn.Module):
+    """Two sensor branches feeding shared blocks. S1 modules carry the plain timm names
+    (`patch_embed`, `cls_token`), S2 modules the `_s2` suffix, as in the published weights."""
+
+    def __init__(self, cfg: CSMAEConfig):
+        super().__init__()
+        self.cfg = cfg
+        dim, size, patch = cfg.embed_dim, cfg.img_size, cfg.patch_size
+        self.patch_embed = PatchEmbed(size, patch, model_channels("s1"), dim)
+        self.patch_embed_s2 = PatchEmbed(size, patch, model_channels("s2"), dim)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
+        self.cls_token_s2 = nn.Parameter(torch.zeros(1, 1, dim))
+        self.register_buffer("pos_embed", sincos_pos_embed(dim, cfg.grid_size))
+        if cfg.specific_depth:
+            self.blocks_s1 = _blocks(dim, cfg.specific_depth, cfg.num_heads, cfg.mlp_ratio)
+            self.blocks_s2 = _blocks(dim, cfg.specific_depth, cfg.num_heads, cfg.mlp_ratio)
+            self.norm_s1 = nn.LayerNorm(dim, eps=1e-6)
+            self.norm_s2 = nn.LayerNorm(dim, eps=1e-6)
+        self.blocks = _blocks(dim, cfg.shared_depth, cfg.num_heads, cfg.mlp_ratio)
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.fc_norm = nn.LayerNorm(dim, eps=1e-6) if cfg.pool == "avg" else nn.Identity()
+
+    def _part(self, name: str, sensor: str) -> nn.Module:
+        return getattr(self, name if sensor == "s1" else f"{name}_s2")
+
+    def tokens(self, x: torch.Tensor, sensor: str, ids_keep: torch.Tensor | None = None) -> torch.Tensor:
+        """Encoder output (N, 1 + K, D) of one sensor; `ids_keep` (N, K) selects visible patches."""
+        tokens = self._part("patch_embed", sensor)(x) + self.pos_embed[:, 1:]
+        if ids_keep is not None:
+            tokens = torch.gather(tokens, 1, ids_keep[..., None].expand(-1, -1, tokens.shape[-1]))
+        cls = (self._part("cls_token", sensor) + self.pos_embed[:, :1]).expand(tokens.shape[0], -1, -1)
+        tokens = torch.cat([cls, tokens], dim=1)
+        if self.cfg.specific_depth:
+            tokens = getattr(self, f"norm_{sensor}")(getattr(self, f"blocks_{sensor}")(tokens))
+        return self.norm(self.blocks(tokens))
+
+    def pool(self, tokens: torch.Tensor) -> torch.Tensor:
+        """(N, D) pooled features: fc_norm(mean of patch tokens), or the CLS token."""
+        if self.cfg.pool == "avg":
+            return self.fc_norm(tokens[:, 1:].mean(dim=1))
+        return tokens[:, 0]
+
+    def embed(self, x: torch.Tensor, sensor: str) -> torch.Tensor:
+        """(N, D) L2-normalised retrieval embedding; only `sensor`'s branch runs."""
+        return F.normalize(self.pool(self.tokens(x, sensor)).float(), dim=-1)
+
+    def embed_pair(self, x_s1: torch.Tensor, x_s2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Both sensors; the shared blocks run once on the concatenated batch (fewer, larger matmuls)."""
+        if self.cfg.specific_depth == 0 and x_s1.shape[0] != x_s2.shape[0]:
+            return self.embed(x_s1, "s1"), self.embed(x_s2, "s2")
+        pre = []
+        for x, sensor in ((x_s1, "s1"), (x_s2, "s2")):
+            t = self._part("patch_embed", sensor)(x) + self.pos_embed[:, 1:]
+            cls = (self._part("cls_token", sensor) + self.pos_embed[:, :1]).expand(t.shape[0], -1, -1)
+            t = torch.cat([cls, t], dim=1)
+            if self.cfg.specific_depth:
+                t = getattr(self, f"norm_{sensor}")(getattr(self, f"blocks_{sensor}")(t))
+            pre.append(t)
+        shared = self.norm(self.blocks(torch.cat(pre)))
+        pooled = F.normalize(self.pool(shared).float(), dim=-1)
+        return pooled[: x_s1.shape[0]], pooled[x_s1.shape[0]:]
+
+
+class CSMAEDecoder(nn.Module):
+    """MAE decoder body with one linear head per target sensor (`targets`)."""
+
+    HEAD_NAMES = {"s1": "decoder_pred_s2_to_s1", "s2": "decoder_pred_s1_to_s2"}  # published names
+
+    def __init__(self, cfg: CSMAEConfig, targets: tuple[str, ...]):
+        super().__init__()
+        dim, pixels = cfg.decoder_dim, cfg.patch_size ** 2
+        self.decoder_embed = nn.Linear(cfg.embed_dim, dim)
+        self.mask_token = nn.Parameter(torch.zeros(1, 1, dim))
+        self.register_buffer("decoder_pos_embed", sincos_pos_embed(dim, cfg.grid_size))
+        self.decoder_blocks = _blocks(dim, cfg.decoder_depth, cfg.decoder_heads, cfg.mlp_ratio)
+        self.decoder_norm = nn.LayerNorm(dim)
+        self.targets = targets
+        if len(targets) == 1:
+            self.decoder_pred = nn.Linear(dim, pixels * model_channels(targets[0]))
+        else:
+            for target in targets:
+                setattr(self, self.HEAD_NAMES[target], nn.Linear(dim, pixels * model_channels(target)))
+
+    def forward(self, tokens: torch.Tensor, ids_restore: torch.Tensor, target: str) -> torch.Tensor:
+        """tokens (N, 1 + K, D) visible tokens -> (N, L, patch*patch*C_target) pixel predictions."""
+        x = self.decoder_embed(tokens)
+        n, length = x.shape[0], ids_restore.shape[1]
+        filler = self.mask_token.expand(n, length + 1 - x.shape[1], -1)
+        patches = torch.cat([x[:, 1:], filler], dim=1)
+        patches = torch.gather(patches, 1, ids_restore[..., None].expand(-1, -1, x.shape[-1]))
+        x = torch.cat([x[:, :1], patches], dim=1) + self.decoder_pos_embed
+        x = self.decoder_norm(self.decoder_blocks(x))
+        head = self.decoder_pred if len(self.targets) == 1 else getattr(self, self.HEAD_NAMES[target])
+        return head(x)[:, 1:]
+
+
+@dataclass
+class Masks:
+    """Per-sensor masking of one batch: visible ids (N, K), restore ids (N, L), mask (N, L) 1 = removed."""
+
+    ids_keep: dict[str, torch.Tensor]
+    ids_restore: dict[str, torch.Tensor]
+    mask: dict[str, torch.Tensor]
+
+
+def _mask_from_shuffle(ids_shuffle: torch.Tensor, keep: int) -> tuple[torch.Tensor, ...]:
+    ids_restore = torch.argsort(ids_shuffle, dim=1)
+    mask = torch.ones_like(ids_shuffle, dtype=torch.float32)
+    mask[:, :keep] = 0
+    return ids_shuffle[:, :keep], ids_restore, torch.gather(mask, 1, ids_restore)
+
+
+def draw_masks(n: int, length: int, ratio: float, strategy: str, device=None,
+               generator: torch.Generator | None = None) -> Masks:
+    """S1 mask first; S2 identical (same positions), disjoint (exactly S1's removed positions are
+    visible), or random (independent draw)."""
+    keep = int(length * (1 - ratio))
+    shuffle_s1 = torch.argsort(torch.rand(n, length, device=device, generator=generator), dim=1)
+    if strategy == "identical":
+        shuffle_s2, keep_s2 = shuffle_s1, keep
+    elif strategy == "disjoint":
+        shuffle_s2, keep_s2 = torch.flip(shuffle_s1, dims=[1]), length - keep
+    else:
+        shuffle_s2 = torch.argsort(torch.rand(n, length, device=device, generator=generator), dim=1)
+        keep_s2 = keep
+    parts = {"s1": _mask_from_shuffle(shuffle_s1, keep), "s2": _mask_from_shuffle(shuffle_s2, keep_s2)}
+    return Masks(*({s: parts[s][i] for s in SENSORS} for i in range(3)))
+
+
+def patchify(images: torch.Tensor, patch: int) -> torch.Tensor:
+    """(N, C, H, W) -> (N, L, patch*patch*C), channels last inside a patch (published layout)."""
+    n, c, h, w = images.shape
+    x = images.reshape(n, c, h // patch, patch, w // patch, patch)
+    return torch.einsum("nchpwq->nhwpqc", x).reshape(n, (h // patch) * (w // patch), patch * patch * c)
+
+
+def reconstruction_loss(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """MSE per patch, averaged over the patches with mask 1 (0 when there are none)."""
+    per_patch = ((prediction.float() - target.float()) ** 2).mean(dim=-1)
+    return (per_patch * mask).sum() / mask.sum().clamp_min(1.0)
+
+
+def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Inter-modal NT-Xent: rows of [z1; z2], positive = the counterpart, negatives = all 2N-2 others."""
+    z = F.normalize(torch.cat([z1, z2]).float(), dim=-1)
+    logits = z @ z.T / temperature
+    logits = logits.masked_fill(torch.eye(len(z), dtype=torch.bool, device=z.device), float("-inf"))
+    n = z1.shape[0]
+    positives = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(z.device)
+    return F.cross_entropy(logits, positives)
+
+
+def mde_loss(z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
+    """-mean(log(1 + exp(cos(z1_i, z2_i)))): rewards agreement of each pair."""
+    return -F.softplus(F.cosine_similarity(z1.float(), z2.float(), dim=-1)).mean()
+
+
+class CSMAE(nn.Module):
+    """Encoder (`backbone`) + decoders + losses. `forward(x_s1, x_s2)` returns the loss terms."""
+
+    def __init__(self, cfg: CSMAEConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.backbone = CSMAEEncoder(cfg)
+        if cfg.decoder_kind == "common":
+            self.decoder = CSMAEDecoder(cfg, ("s1", "s2"))
+        else:
+            self.decoder_s2_to_s1 = CSMAEDecoder(cfg, ("s1",))  # reconstructs S1 (from S1 or S2)
+            self.decoder_s1_to_s2 = CSMAEDecoder(cfg, ("s2",))
+        self.initialize_weights()
+
+    def initialize_weights(self) -> None:
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                nn.init.xavier_uniform_(module.weight)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.LayerNorm):
+                nn.init.ones_(module.weight)
+                nn.init.zeros_(module.bias)
+            elif isinstance(module, PatchEmbed):  # like a Linear layer, as in MAE
+                nn.init.xavier_uniform_(module.proj.weight.view(module.proj.weight.shape[0], -1))
+        for name, parameter in self.named_parameters():
+            if name.endswith(("cls_token", "cls_token_s2", "mask_token")):
+                nn.init.normal_(parameter, std=0.02)
+
+    def decoder_for(self, target: str) -> CSMAEDecoder:
+        if self.cfg.decoder_kind == "common":
+            return self.decoder
+        return self.decoder_s2_to_s1 if target == "s1" else self.decoder_s1_to_s2
+
+    def forward(self, x_s1: torch.Tensor, x_s2: torch.Tensor,
+                generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        cfg, images = self.cfg, {"s1": x_s1, "s2": x_s2}
+        masks = draw_masks(x_s1.shape[0], cfg.num_patches, cfg.mask_ratio, cfg.masking, x_s1.device, generator)
+        tokens = {s: self.backbone.tokens(images[s], s, masks.ids_keep[s]) for s in SENSORS}
+        targets = {s: patchify(images[s], cfg.patch_size) for s in SENSORS}
+        losses = {}
+        for source in SENSORS:
+            target = OTHER[source]
+            own = self.decoder_for(source)(tokens[source], masks.ids_restore[source], source)
+            losses[f"umr_{source}"] = reconstruction_loss(own, targets[source], masks.mask[source])
+            cross = self.decoder_for(target)(tokens[source], masks.ids_restore[source], target)
+            # disjoint: the target's pixels where the source was masked; identical: where the target was
+            where = masks.mask[source] if cfg.reconstruction == "disjoint" else masks.mask[target]
+            losses[f"cmr_{target}_from_{source}"] = reconstruction_loss(cross, targets[target], where)
+        z1, z2 = self.backbone.pool(tokens["s1"]), self.backbone.pool(tokens["s2"])
+        losses["mim"] = nt_xent(z1, z2, cfg.mim_temperature)
+        losses["mde"] = mde_loss(z1, z2)
+        weights = cfg.loss_weights
+        losses["loss"] = (weights["umr"] * (losses["umr_s1"] + losses["umr_s2"])
+                          + weights["cmr"] * (losses["cmr_s2_from_s1"] + losses["cmr_s1_from_s2"])
+                          + weights["mim"] * losses["mim"] + weights["mde"] * losses["mde"])
+        return losses
+
+
+def parameter_count(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def encoder_flops(cfg: CSMAEConfig, sensor: str) -> float:
+    """Multiply-add FLOPs (x2) of one unmasked single-sensor embedding (matmuls only)."""
+    tokens, dim = cfg.num_patches + 1, cfg.embed_dim
+    per_block = 2 * tokens * (4 * dim * dim + 2 * cfg.mlp_ratio * dim * dim) + 2 * 2 * tokens * tokens * dim
+    embed = 2 * cfg.num_patches * model_channels(sensor) * cfg.patch_size ** 2 * dim
+    return embed + cfg.depth * per_block if math.isfinite(per_block) else float("nan")

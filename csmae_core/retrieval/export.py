@@ -1,0 +1,50 @@
+"""Search results as GeoJSON (footprint polygons with properties) and CSV, for download."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from csmae_core.geo import Footprint
+from csmae_core.retrieval.search import Result, SearchResponse
+
+FIELDS = ("rank", "score", "id", "sensor", "pair_id", "lon", "lat", "distance_km", "labels", "shared", "missing",
+          "extra", "precision", "recall", "f1")
+
+
+def result_row(result: Result) -> dict:
+    row = {name: getattr(result, name) for name in FIELDS}
+    for name in ("labels", "shared", "missing", "extra"):
+        row[name] = "; ".join(row[name] or [])
+    return row
+
+
+def results_csv(response: SearchResponse) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=FIELDS)
+    writer.writeheader()
+    for result in response.results:
+        writer.writerow(result_row(result))
+    return buffer.getvalue()
+
+
+def _polygon(footprint: Footprint | None, bbox) -> list:
+    if footprint is not None:
+        return [[list(point) for point in footprint.polygon_wgs84()]]
+    west, south, east, north = bbox
+    return [[[west, north], [east, north], [east, south], [west, south], [west, north]]]
+
+
+def results_geojson(response: SearchResponse, footprints: dict[int, Footprint | None],
+                    query: dict | None = None) -> str:
+    """FeatureCollection: one polygon per result (its UTM square in WGS84), the query's footprint first
+    when known. `footprints` maps bundle rows to footprints; `query` = {"name", "sensor", "footprint"}."""
+    features = []
+    if query and query.get("footprint") is not None:
+        features.append({"type": "Feature", "geometry": {"type": "Polygon", "coordinates": _polygon(query["footprint"], None)},
+                         "properties": {"role": "query", "name": query.get("name"), "sensor": query.get("sensor")}})
+    for result in response.results:
+        properties = {"role": "result", **{k: v for k, v in result_row(result).items()}}
+        geometry = {"type": "Polygon", "coordinates": _polygon(footprints.get(result.row), result.bbox)}
+        features.append({"type": "Feature", "geometry": geometry, "properties": properties})
+    return json.dumps({"type": "FeatureCollection", "features": features}, indent=1)

@@ -1,0 +1,48 @@
+"""Training CSMAE with PyTorch Lightning: losses from the model, AdamW with warm-up + cosine, the
+non-finite guard, and the export of the trained encoder in the project format."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+
+from csmae_core.io.archive import PairArchive
+from csmae_core.models.csmae.checkpoint import Checkpoint, save_checkpoint, split_state
+from csmae_core.models.csmae.model import CSMAE
+from csmae_core.training.config import TrainConfig
+from csmae_core.training.data import PairDataset
+from csmae_core.training.schedules import adamw_with_schedule, check_finite
+
+
+class CSMAELightning(L.LightningModule):
+    def __init__(self, config: dict[str, Any]):
+        super().__init__()
+        # Plain data only, so checkpoints load with weights_only=True and in load_model.
+        self.save_hyperparameters({"train_config": config, "csmae_config": config["model"],
+                                   "transpose_input": False})
+        self.train_config = TrainConfig.from_dict(config)
+        self.model = CSMAE(self.train_config.model)
+
+    @staticmethod
+    def make_dataset(archive: PairArchive, indices: list[int], config: TrainConfig) -> PairDataset:
+        """(S1, S2) pairs, augmented jointly."""
+        return PairDataset(archive, indices, config.data)
+
+    def training_step(self, batch, batch_index):
+        x_s1, x_s2 = batch
+        losses = self.model(x_s1, x_s2)
+        check_finite(losses, self.global_step, self.current_epoch)
+        self.log_dict({f"train/{k}": v for k, v in losses.items()}, prog_bar=False, on_step=True,
+                      batch_size=x_s1.shape[0])
+        self.log("loss", losses["loss"], prog_bar=True, batch_size=x_s1.shape[0])
+        return losses["loss"]
+
+    def configure_optimizers(self):
+        return adamw_with_schedule(self.model.parameters(), self.train_config.optim, self.trainer)
+
+    def export(self, path: str | Path, card: dict) -> str:
+        """The trained encoder (and decoders) in the project format; returns the encoder hash."""
+        encoder, decoder = split_state(self.model.state_dict())
+        card = {**card, "variant": self.train_config.model.variant}
+        return save_checkpoint(Checkpoint(self.train_config.model, encoder, decoder, False, card, "project"), path)

@@ -1,0 +1,112 @@
+"""The model catalogue entry chosen in the sidebar and everything a page needs for it, built once per server
+(st.cache_resource), plus the page menu and the sidebar."""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from csmae_core import Bundle, CsmaeError, EncoderBase, SearchEngine, load_model, open_archive
+from csmae_core.preview import preview
+from csmae_core.catalogue import catalogue_path, read_catalogue
+from pages.ui.state import KEY_ENTRY
+
+log = logging.getLogger(__name__)
+ROOT = Path(__file__).resolve().parents[2]
+ASSETS = ROOT / "assets"
+
+
+@st.cache_data
+def load_catalogue(path: str) -> list[dict]:
+    """The catalogue's entries (csmae_core.catalogue), read once per file."""
+    return read_catalogue(path)
+
+
+@dataclass
+class Backend:
+    """Everything a page needs for one catalogue entry, built once per server."""
+
+    entry: dict
+    encoder: EncoderBase | None
+    bundle: Bundle
+    engine: SearchEngine
+    archive: object | None  # a PairArchive with pixels, or None for metadata-only bundles
+
+    @property
+    def name(self) -> str:
+        return self.entry["name"]
+
+
+@st.cache_resource(show_spinner="Loading model and index ...")
+def load_backend(entry_json: str) -> Backend:
+    entry = json.loads(entry_json)
+    encoder = load_model(entry["model"]) if entry.get("model") else None
+    bundle = Bundle(entry["bundle"], expected_model_hash=encoder.content_hash if encoder else None,
+                    verify=entry.get("verify", True))
+    archive = open_archive(entry["archive"]) if entry.get("archive") else None
+    if archive is not None and len(archive) != len(bundle.table):
+        raise CsmaeError(f"the archive {entry['archive']} holds {len(archive)} pairs but the bundle {len(bundle.table)}")
+    return Backend(entry, encoder, bundle, SearchEngine(bundle), archive)
+
+
+PAGES = (("pages/search.py", "Search", ":material/search:"), ("pages/explorer.py", "Archive explorer", ":material/map:"),
+         ("pages/evaluation.py", "Evaluation", ":material/analytics:"), ("pages/about.py", "About", ":material/info:"))
+
+
+def page_menu() -> None:
+    """Page config and the sidebar menu, the same whichever way the page was reached."""
+    st.set_page_config(page_title="CSMAE retrieval", page_icon=str(ASSETS / "icon.png"), layout="wide")
+    with st.sidebar:
+        for path, label, icon in PAGES:
+            st.page_link(path, label=label, icon=icon)
+        st.divider()
+
+
+def current_backend() -> Backend | None:
+    """The backend of the entry chosen in the sidebar; shows a clear error and returns None on failure."""
+    page_menu()
+    try:
+        entries = load_catalogue(str(catalogue_path()))
+    except CsmaeError as error:
+        st.error(f"The model catalogue could not be read: {error}")
+        return None
+    names = [e["name"] for e in entries]
+    if st.session_state.get(KEY_ENTRY) not in names:
+        st.session_state[KEY_ENTRY] = names[0]
+    st.sidebar.selectbox("Model", names, key=KEY_ENTRY, help="each model comes with its own index bundle")
+    entry = entries[names.index(st.session_state[KEY_ENTRY])]
+    try:
+        backend = load_backend(json.dumps(entry, sort_keys=True))
+    except CsmaeError as error:
+        st.error(f"The model or its index could not be loaded: {error}")
+        return None
+    except Exception as error:  # noqa: BLE001 - a file the core does not yet explain must not take the app down
+        log.exception("loading catalogue entry %s failed", entry["name"])
+        st.error(f"The model or its index could not be loaded ({type(error).__name__}: {error}); check the files "
+                 f"of catalogue entry {entry['name']!r} or choose another model in the sidebar")
+        return None
+    render_sidebar(backend)
+    return backend
+
+
+def render_sidebar(backend: Backend) -> None:
+    manifest = backend.bundle.manifest
+    device = backend.encoder.device if backend.encoder else "no model (search by archive patch only)"
+    spaces = "" if backend.bundle.cross_sensor else " · S1 and S2 in separate spaces (same-sensor search only)"
+    st.sidebar.caption(
+        f"**Model** {backend.bundle.model_description} · hash `{backend.bundle.model_hash[:12]}`{spaces}  \n"
+        f"**Bundle** {manifest['name']} · {manifest['counts']['pairs']:,} pairs × "
+        f"{' + '.join(s.upper() for s in backend.bundle.sensors)} · "
+        f"{manifest['index']['spec']['kind']} index  \n**Device** {device}")
+
+
+def pair_images(backend: Backend, row: int) -> dict[str, np.ndarray] | None:
+    """S1 and S2 previews (uint8 RGB) of archive pair `row`, or None for a metadata-only bundle."""
+    if backend.archive is None:
+        return None
+    pair = backend.archive[int(row)]
+    return {sensor: preview(sensor, pair.record(sensor).bands) for sensor in ("s1", "s2")}

@@ -1,0 +1,41 @@
+"""Small renderers shared by the pages: label chips (the one chip style of the app) and images."""
+from __future__ import annotations
+
+import base64
+import html
+import io
+
+import numpy as np
+from PIL import Image
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def data_url(image: np.ndarray) -> str:
+    """JPEG data URL (a 120x120 preview is about 5 kB as JPEG, 30 kB as PNG: maps and galleries of
+    many patches load faster)."""
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="JPEG", quality=90)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+CHIP_COLOURS = {"shared": ("#1b7f3b", "#e3f4e8"), "missing": ("#b42318", "#fdecea"),
+                "extra": ("#b54708", "#fff4e5"), "plain": ("#344054", "#f2f4f7")}
+
+
+def label_chips(shared=(), missing=(), extra=(), plain=()) -> str:
+    """HTML chips: shared (green), missing = query label the result lacks (red), extra = result label
+    the query lacks (orange), plain (grey, no comparison). Label text is escaped."""
+    chips = []
+    for kind, labels in (("shared", shared), ("missing", missing), ("extra", extra), ("plain", plain)):
+        colour, background = CHIP_COLOURS[kind]
+        sign = {"shared": "✓ ", "missing": "− ", "extra": "+ ", "plain": ""}[kind]
+        for label in labels:
+            chips.append(f'<span class="chip chip-{kind}" title="{kind}" style="display:inline-block;margin:1px 2px;'
+                         f'padding:0 6px;border-radius:9px;font-size:0.72rem;color:{colour};background:{background};'
+                         f'border:1px solid {colour}33">{sign}{html.escape(label)}</span>')
+    return "".join(chips)
