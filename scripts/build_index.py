@@ -64,16 +64,9 @@ def build_indexes(workdir: Path, sensors, kind: str) -> dict:
     return report
 
 
-def card_summary(card: dict) -> dict:
-    """The model card without the (long) list of training pair ids."""
-    summary = dict(card)
-    if isinstance(summary.get("data"), dict):
-        summary["data"] = {k: v for k, v in summary["data"].items() if k != "pair_ids"}
-    return summary
-
-
 def run(args) -> int:
-    from csmae_core.retrieval.bundle import TABLE, bundle_table, new_workdir, write_bundle
+    from csmae_core.retrieval.bundle import (TABLE, bundle_manifest, bundle_table, model_manifest, new_workdir,
+                                            write_bundle)
     from csmae_core.retrieval.embedding import embed_archive
     from csmae_core.models.load import load_model
     from csmae_core.io.detect import open_archive
@@ -91,18 +84,10 @@ def run(args) -> int:
         bundle_table(archive.table).to_parquet(workdir / TABLE, index=False)
         sensors = [s for s in ("s1", "s2") if s in encoder.sensors]
         report = build_indexes(workdir, sensors, args.index)
-        manifest = {
-            "name": args.name or args.out.name,
-            "encoder_family": encoder.family,
-            "model": {"content_hash": encoder.content_hash, "file": args.model.name, "family": encoder.family,
-                      "description": encoder.describe(), "cross_sensor": encoder.cross_sensor,
-                      "config": encoder.config_dict(), "transpose_input": encoder.transpose_input,
-                      "card": card_summary(encoder.card)},
-            "archive": {"path": str(args.archive), "source": archive.source},
-            "counts": {"pairs": len(archive), "sensors": sensors},
-            "dim": encoder.dim, "precision": args.precision,
-            "index": {"spec": report.pop("spec"), "recall_at_10": {s: r["recall_at_10"] for s, r in report.items()}},
-        }
+        manifest = bundle_manifest(args.name or args.out.name, model_manifest(encoder, args.model.name),
+                                   {"path": str(args.archive), "source": archive.source}, len(archive), sensors,
+                                   encoder.dim, report.pop("spec"), {s: r["recall_at_10"] for s, r in report.items()},
+                                   args.precision)
         write_bundle(args.out, workdir, manifest)
     except BaseException:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -83,6 +83,37 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def model_manifest(encoder, model_file: str) -> dict[str, Any]:
+    """The manifest's `model` section for an encoder of any family (csmae_core.models.base.EncoderBase)."""
+    return {"content_hash": encoder.content_hash, "file": model_file, "family": encoder.family,
+            "description": encoder.describe(), "cross_sensor": encoder.cross_sensor,
+            "config": encoder.config_dict(), "transpose_input": encoder.transpose_input,
+            "card": card_summary(encoder.card)}
+
+
+def synthetic_model_manifest(description: str, origin: str, content_hash: str = "synthetic") -> dict[str, Any]:
+    """The `model` section of a bundle whose vectors no model made (benchmarks, scale tests): named so."""
+    return {"content_hash": content_hash, "config": {}, "cross_sensor": True, "description": description,
+            "card": {"origin": origin}}
+
+
+def bundle_manifest(name: str, model: dict[str, Any], archive: dict[str, Any], pairs: int, sensors: list[str],
+                    dim: int, index_spec: dict, recall_at_10: dict, precision: str = "fp32") -> dict[str, Any]:
+    """Everything a bundle's manifest says besides format, creation time, bands and file hashes (those are
+    added by `write_bundle`)."""
+    return {"name": name, "encoder_family": model.get("family", "synthetic"), "model": model, "archive": archive,
+            "counts": {"pairs": pairs, "sensors": list(sensors)}, "dim": int(dim), "precision": precision,
+            "index": {"spec": index_spec, "recall_at_10": recall_at_10}}
+
+
+def card_summary(card: dict) -> dict:
+    """A model card without the (long) list of training pair ids."""
+    summary = dict(card)
+    if isinstance(summary.get("data"), dict):
+        summary["data"] = {k: v for k, v in summary["data"].items() if k != "pair_ids"}
+    return summary
+
+
 def write_bundle(out_dir: str | Path, workdir: Path, manifest: dict[str, Any]) -> Path:
     """Finish a bundle whose data files are already in `workdir` (a sibling temp dir of `out_dir`):
     hash the files, write the manifest, and swap the directory into place."""
