@@ -43,7 +43,7 @@ def lmdb_kind(path: Path) -> str:
     else is taken as a pickle, so that a hostile value (a protocol-0 text pickle as much as a binary
     one) goes to the restricted unpickler, which refuses it, rather than to a misleading message.
     """
-    from csmae_core.io.lmdb_rico import open_lmdb
+    from csmae_core.io.lmdb import open_lmdb
 
     with open_lmdb(path).begin() as txn:
         first = next(txn.cursor().iternext(keys=False, values=True), None)
@@ -62,7 +62,8 @@ def lmdb_holds_pickles(path: Path) -> bool:
 def read_lmdb_entry(path: Path, key: str | None) -> PatchRecord | PatchPair:
     """One entry of an LMDB without metadata (for inspection)."""
     from csmae_core.io.lmdb_pickle import EncodedLmdb
-    from csmae_core.io.lmdb_rico import lmdb_keys, open_lmdb, RicoLmdb
+    from csmae_core.io.lmdb import lmdb_keys, open_lmdb
+    from csmae_core.io.lmdb_rico import RicoLmdb
 
     if lmdb_holds_pickles(path):
         archive = EncodedLmdb(path)

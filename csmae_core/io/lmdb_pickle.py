@@ -17,8 +17,8 @@ from csmae_core.bands import STORED_BANDS
 from csmae_core.errors import InputError, UnsafePickleError
 from csmae_core.geo import footprint_from_name, tile_of_name
 from csmae_core.io.archive import PairArchive
-from csmae_core.io.folders import _attach_row_meta, _with_defaults
-from csmae_core.io.lmdb_rico import check_entry_bands, lmdb_keys, open_lmdb
+from csmae_core.io.lmdb import check_entry_bands, lmdb_keys, open_lmdb
+from csmae_core.io.metadata import attach_row_meta, with_defaults
 from csmae_core.labels import to_19
 from csmae_core.record import PatchPair, PatchRecord
 from csmae_core.safe_pickle import InertObject, PicklePolicy, restricted_loads
@@ -99,7 +99,7 @@ class EncodedLmdb(PairArchive):
             table = table.merge(names[["pair_id", "s1_name"]], on="pair_id", how="left")
         else:
             table["s1_name"] = None
-        self.table = _with_defaults(table, names_table)
+        self.table = with_defaults(table, names_table)
 
     env = property(lambda self: self._env or self._open())
 
@@ -132,5 +132,5 @@ class EncodedLmdb(PairArchive):
                 labels=to_19(decoded["labels_19"] or decoded["labels_43"]),
                 labels_43=decoded["labels_43"], source=self.source, notes=list(notes))
         pair = PatchPair(s1=records["s1"], s2=records["s2"])
-        _attach_row_meta(pair, row.drop(labels=["labels"]))
+        attach_row_meta(pair, row.drop(labels=["labels"]))
         return pair

@@ -21,7 +21,7 @@ from csmae_core.bands import STORED_BANDS
 from csmae_core.errors import DataNotFoundError, InputError
 from csmae_core.geo import Footprint
 from csmae_core.io.archive import PairArchive
-from csmae_core.io.folders import _attach_row_meta, label_lists, read_parquet_table
+from csmae_core.io.metadata import attach_row_meta, label_lists, read_parquet_table
 from csmae_core.labels import to_19
 from csmae_core.record import PatchPair, PatchRecord
 
@@ -102,5 +102,5 @@ class PackedArchive(PairArchive):
             records[sensor] = PatchRecord(sensor=sensor, bands=bands, name=name, footprint=fp,
                                           labels=to_19(row["labels"]), source=self.source)
         pair = PatchPair(**records)
-        _attach_row_meta(pair, row)
+        attach_row_meta(pair, row)
         return pair
