@@ -67,20 +67,24 @@ def build_indexes(workdir: Path, sensors, kind: str) -> dict:
 def run(args) -> int:
     from csmae_core.retrieval.bundle import (TABLE, bundle_manifest, bundle_table, model_manifest, new_workdir,
                                             write_bundle)
-    from csmae_core.retrieval.embedding import embed_archive
+    from csmae_core.retrieval.embedding import embed_archive, is_launching_process
     from csmae_core.models.load import load_model
     from csmae_core.io.detect import open_archive
 
     encoder = load_model(args.model, "cuda" if args.accelerator == "gpu" else None)
     encoder.precision = args.precision
     archive = open_archive(args.archive, args.metadata)
+    if not is_launching_process():  # another rank of a multi-process build: rank 0 owns the work folder
+        embed_archive(encoder, archive, None, args.batch_size, args.workers, args.accelerator, args.devices,
+                      args.num_nodes, args.strategy)
+        return 0
     for stale in args.out.parent.glob(f".{args.out.name}.partial-*"):
         shutil.rmtree(stale, ignore_errors=True)  # left by a killed build
     workdir = new_workdir(args.out)
     try:
         if not embed_archive(encoder, archive, workdir, args.batch_size, args.workers, args.accelerator,
                              args.devices, args.num_nodes, args.strategy):
-            return 0  # a non-zero rank of a distributed run: rank 0 writes the bundle
+            return 0  # cannot happen on rank 0; kept so a misconfigured launch never writes a bundle
         bundle_table(archive.table).to_parquet(workdir / TABLE, index=False)
         sensors = [s for s in ("s1", "s2") if s in encoder.sensors]
         report = build_indexes(workdir, sensors, args.index)

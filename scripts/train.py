@@ -23,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 from csmae_core.cli import run_script
+from csmae_core.training.config import METHODS
 
 log = logging.getLogger("train")
 
@@ -30,7 +31,7 @@ log = logging.getLogger("train")
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", type=Path, required=True, help="experiment YAML (configs/*.yaml)")
-    p.add_argument("--method", choices=("csmae", "cmid"), help="override the config's method (default csmae)")
+    p.add_argument("--method", choices=METHODS, help="override the config's method (default csmae)")
     p.add_argument("--archive", type=Path, default=ROOT / "assets" / "demo",
                    help="archive folder: packed demo, v2 tree, rico-hdl or encoder LMDB (default: the demo)")
     p.add_argument("--metadata", type=Path, help="reBEN metadata.parquet (v2 trees and rico-hdl LMDBs)")

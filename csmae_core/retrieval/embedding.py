@@ -1,9 +1,14 @@
 """Embedding a whole archive as a Lightning predict: one process or many GPUs/nodes, each rank writing
 its rows to shard files, merged afterwards into one (N, D) array per sensor. Memory stays bounded: pairs
 are read by DataLoader workers, and a rank holds at most `flush_rows` embeddings before writing a shard.
+
+Several processes: only the launching process (global rank 0) creates the work folder; every other rank
+learns its path from rank 0 once the process group is up (`ShardWriter.setup`), so all ranks write into
+one folder (on a filesystem every node sees), and rank 0 merges after a barrier.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import lightning as L
@@ -55,11 +60,16 @@ class EmbedModule(L.LightningModule):
 class ShardWriter(BasePredictionWriter):
     """Buffers (rows, embeddings) per rank and writes them as `shard-r<rank>-<n>.npz` files."""
 
-    def __init__(self, directory: Path, flush_rows: int = 16384):
+    def __init__(self, directory: Path | None, flush_rows: int = 16384):
         super().__init__(write_interval="batch")
-        self.directory, self.flush_rows = Path(directory), flush_rows
+        self.directory, self.flush_rows = directory, flush_rows
         self.buffer: list[tuple] = []
         self.count = 0
+
+    def setup(self, trainer, pl_module, stage: str) -> None:
+        # Each process was started on its own (Lightning's launcher, torchrun, SLURM): rank 0's folder is
+        # the one folder, told to the others now that they can talk.
+        self.directory = Path(trainer.strategy.broadcast(str(self.directory) if self.directory else None, src=0))
 
     def write_on_batch_end(self, trainer, module, prediction, batch_indices, batch, batch_index, dataloader_index):
         self.buffer.append(prediction)
@@ -97,12 +107,25 @@ def merge_shards(directory: Path, count: int, dim: int, out_dir: Path,
     return outputs
 
 
-def embed_archive(encoder: EncoderBase, archive: PairArchive, work_dir: Path, batch_size: int = 64,
+def is_launching_process() -> bool:
+    """Whether this process is global rank 0 of the run it belongs to, decided from the launcher's environment
+    before any process group exists (torchrun/SLURM set a global rank; Lightning's launcher sets NODE_RANK and
+    LOCAL_RANK, and a second node's first process must not count as rank 0)."""
+    for variable in ("RANK", "SLURM_PROCID", "JSM_NAMESPACE_RANK"):
+        if os.environ.get(variable) is not None:
+            return int(os.environ[variable]) == 0
+    node = int(os.environ.get("NODE_RANK") or os.environ.get("GROUP_RANK") or 0)
+    return node == 0 and int(os.environ.get("LOCAL_RANK") or 0) == 0
+
+
+def embed_archive(encoder: EncoderBase, archive: PairArchive, work_dir: Path | None, batch_size: int = 64,
                   num_workers: int = 0, accelerator: str = "auto", devices="auto", num_nodes: int = 1,
                   strategy: str = "auto", progress: bool = True) -> dict[str, Path]:
-    """Embed every pair with each sensor the encoder supports; returns the merged .npy paths in `work_dir`."""
-    shards = work_dir / "shards"
-    shards.mkdir(parents=True, exist_ok=True)
+    """Embed every pair with each sensor the encoder supports; returns the merged .npy paths in `work_dir`
+    on rank 0 and {} on other ranks, which pass `work_dir=None` (they learn rank 0's folder)."""
+    shards = work_dir / "shards" if work_dir is not None else None
+    if shards is not None:
+        shards.mkdir(parents=True, exist_ok=True)
     loader = DataLoader(ArchiveInputs(archive, encoder.transpose_input), batch_size=batch_size, shuffle=False,
                         num_workers=num_workers)
     precision = "bf16-mixed" if encoder.precision == "bf16" else "32-true"
@@ -114,6 +137,9 @@ def embed_archive(encoder: EncoderBase, archive: PairArchive, work_dir: Path, ba
     trainer.strategy.barrier()  # every rank's last shard is written before rank 0 merges
     if not trainer.is_global_zero:
         return {}
+    if work_dir is None:
+        raise CsmaeError("this process became global rank 0 but did not create the work folder: start rank 0 "
+                         "with NODE_RANK=0 (or RANK=0) and the other processes with their own ranks")
     outputs = merge_shards(shards, len(archive), encoder.dim, work_dir, module.sensors)
     for shard in shards.glob("*.npz"):
         shard.unlink()
