@@ -108,3 +108,57 @@ def test_exports_hold_every_result(demo_archive):
     assert len(geojson["features"]) == 7 and geojson["features"][0]["properties"]["role"] == "query"
     ring = geojson["features"][1]["geometry"]["coordinates"][0]
     assert len(ring) == 5 and ring[0] == ring[-1]
+
+
+def test_upload_through_the_page_gives_the_record_of_the_files():
+    files = [(p.name, p.read_bytes(), "image/tiff") for p in sorted(V1_S2.glob("*.tif"))]
+    at = app().run()
+    at.file_uploader(key="upload_files").set_value(files)
+    at.run()
+    assert not at.exception and not [e.value for e in at.error]
+    assert results_heading(at) == ["10 most similar patches"]
+    record, expected = at.session_state[KEY_QUERY].record, read_upload(sorted(V1_S2.glob("*.tif")))
+    assert (record.name, record.sensor, record.notes) == (expected.name, expected.sensor, expected.notes)
+    assert all((record.bands[b] == expected.bands[b]).all() for b in expected.bands)
+
+
+def test_large_upload_offers_a_window_on_its_overview(tmp_path):
+    from tests.test_upload import s2_stack, write_tif
+
+    path = write_tif(tmp_path / "big.tif", s2_stack(12, size=300))
+    at = app().run()
+    at.file_uploader(key="upload_files").set_value([("../../big.tif", path.read_bytes(), "image/tiff")])
+    at.run()
+    assert not at.exception and not [e.value for e in at.error]
+    assert any("300 x 300 pixels at 10 m" in i.value for i in at.info)
+    assert at.session_state[KEY_QUERY].record.meta["window"] == (90, 90)
+    at.slider(key="window_col").set_value(0).run()
+    record = at.session_state[KEY_QUERY].record
+    assert record.name == "big" and record.meta["window"] == (0, 90)
+    assert results_heading(at) == ["10 most similar patches"]
+
+
+def test_archive_pair_lookup_and_upload_queries():
+    from csmae_core.retrieval.bundle import Bundle
+    from csmae_core.retrieval.pair_lookup import map_markers, nearest_pair, pair_listing, pairs_matching
+    from csmae_core.retrieval.upload_query import upload_facts, upload_query
+
+    bundle = Bundle(ROOT / "assets/bundles/demo")
+    table = bundle.table
+    assert nearest_pair(bundle, float(table.at[7, "lon"]), float(table.at[7, "lat"])) == 7
+    assert list(pairs_matching(bundle, "  ")) == list(range(len(table)))
+    finnish = pairs_matching(bundle, "FINLAND")
+    assert 0 < len(finnish) < len(table) and set(table.loc[finnish, "country"]) == {"Finland"}
+    listing = pair_listing(bundle, finnish[:3])
+    assert list(listing.columns) == ["pair_id", "country", "season", "split", "labels"]
+    assert list(listing.index) == list(finnish[:3]) and isinstance(listing["labels"].iloc[0], str)
+    markers = map_markers(bundle, 5)
+    assert len(markers) == 5 and markers["tooltip"].iloc[0].startswith(table.at[0, "pair_id"] + " · ")
+    record = read_upload(sorted(V1_S2.glob("*.tif")))
+    query = upload_query(record, bundle.embeddings["s2"][0])
+    assert (query.labels, query.pair_row, query.name, query.sensor) == (None, None, record.name, "s2")
+    assert query.lonlat is not None
+    facts = upload_facts(record, ["Arable land"])
+    assert facts.labels == ["Arable land"] and facts.facts == "uploaded patch" and len(facts.bbox) == 4
+    record.footprint = None
+    assert upload_query(record, query.embedding, ["Arable land"]).lonlat is None and upload_facts(record).bbox is None

@@ -17,8 +17,8 @@ from rasterio.transform import from_origin
 
 from csmae_core.bands import BANDS, IGNORED_BANDS, PATCH_PIXELS, STORED_BANDS, UPLOAD_DEFAULT_ORDER
 from csmae_core.errors import DataNotFoundError, InputError
-from csmae_core.io import upload
 from csmae_core.io.upload import MAX_UPLOAD_BYTES, read_upload, upload_raster_size
+from csmae_core.io.upload import safety
 
 UTM33 = "EPSG:32633"
 X0, Y0 = 500000.0, 5300000.0
@@ -514,7 +514,7 @@ def test_rejects_absolute_member_name(tmp_path, member):
 
 
 def test_rejects_zip_expanding_beyond_cap(tmp_path, monkeypatch):
-    monkeypatch.setattr(upload, "MAX_UPLOAD_BYTES", 4 * 2**20)
+    monkeypatch.setattr(safety, "MAX_UPLOAD_BYTES", 4 * 2**20)
     path = tmp_path / "big.zip"
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(f"{S2_NAME}/{S2_NAME}_B02.tif", bytes(8 * 2**20))
@@ -581,3 +581,120 @@ def test_rejects_zip_band_of_wrong_size_before_reading_it(tmp_path):
     write_tif(folder / f"{S2_NAME}_B02.tif", s2_stack(1, size=240)[0])
     with pytest.raises(InputError, match=r"_B02.tif is 240x240 pixels; a BigEarthNet B02 band is 120x120"):
         read_upload(zip_folder(tmp_path / "wrong.zip", folder))
+
+
+# ------------------------------------------------------------------- uploads as (file name, bytes)
+
+
+def named_bytes(paths) -> list[tuple[str, bytes]]:
+    return [(Path(p).name, Path(p).read_bytes()) for p in paths]
+
+
+def assert_same_record(one, other) -> None:
+    assert (one.sensor, one.name, one.source, one.notes, one.meta) == (other.sensor, other.name, other.source,
+                                                                       other.notes, other.meta)
+    assert (one.labels, one.footprint) == (other.labels, other.footprint)
+    assert list(one.bands) == list(other.bands)
+    for band in one.bands:
+        np.testing.assert_array_equal(one.bands[band], other.bands[band], err_msg=band)
+
+
+@pytest.fixture
+def private_tmp(tmp_path, monkeypatch) -> Path:
+    """Library temporary folders go here (and must be empty again after each call)."""
+    folder = tmp_path / "a" / "b" / "tmp"
+    folder.mkdir(parents=True)
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
+
+
+def test_bytes_of_real_band_files_give_the_record_of_their_paths(private_tmp):
+    from tests.conftest import V1_S1, V1_S2
+
+    for folder in (V1_S2, V1_S1):
+        paths = sorted(folder.glob("*.tif"))
+        assert_same_record(read_upload(named_bytes(paths)), read_upload(paths))
+    assert not list(private_tmp.iterdir())
+
+
+def test_bytes_of_a_multiband_file_and_of_a_zip_give_the_record_of_their_paths(tmp_path, private_tmp):
+    from tests.conftest import V1_S2
+
+    big = write_tif(tmp_path / "big.tif", s1_stack(size=300))
+    assert_same_record(read_upload(named_bytes([big]), window=(7, 9)), read_upload(big, window=(7, 9)))
+    assert_same_record(read_upload(named_bytes([big])[0], sensor="s1"), read_upload([big], sensor="s1"))
+    archive = zip_folder(tmp_path / "patch.zip", V1_S2)
+    from_bytes = read_upload(named_bytes([archive]))
+    assert_same_record(from_bytes, read_upload(archive))
+    assert from_bytes.labels and any("from patch.zip" in note for note in from_bytes.notes)
+    assert not list(private_tmp.iterdir())
+
+
+def test_user_file_names_never_leave_the_private_folder(tmp_path, private_tmp):
+    from csmae_core.io.upload.staging import staged
+
+    data = write_tif(tmp_path / "src.tif", s2_stack(12)).read_bytes()
+    names = ["../../x.tif", "..\\..\\w.tif", "/etc/y.tif", "C:\\fakepath\\z.tif", "n\x00ul.tif", "..", "", "a/.."]
+    with staged([(name, data) for name in names]) as paths:
+        folder = paths[0].parents[1]
+        assert folder.parent == private_tmp
+        assert [p.name for p in paths] == ["x.tif", "w.tif", "y.tif", "z.tif", "nul.tif", "upload-5.tif",
+                                           "upload-6.tif", "upload-7.tif"]
+        for path in paths:
+            assert path.resolve().parent.parent == folder.resolve() and path.read_bytes() == data
+    assert not list(private_tmp.iterdir())
+    record = read_upload([("../../x.tif", data)])
+    assert record.name == "x"
+    written = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
+    assert written == ["src.tif"]
+    with pytest.raises(InputError, match=r"not named like a BigEarthNet band file"):
+        read_upload([("../x_B02.tif", data), ("..", data)])
+
+
+def test_equal_user_file_names_do_not_overwrite_each_other(tmp_path, private_tmp):
+    from csmae_core.io.upload.staging import staged
+
+    with staged([("same.tif", b"one"), ("same.tif", b"two")]) as paths:
+        assert [p.read_bytes() for p in paths] == [b"one", b"two"]
+    with pytest.raises(InputError, match=r"band B02 is given twice \(a_B02.tif, a_B02.tif\)"):
+        read_upload(named_bytes(write_band_files(tmp_path / "f", "a")[1:2]) * 2)
+
+
+def test_size_limit_of_bytes_is_checked_once_before_anything_is_written(monkeypatch, private_tmp):
+    monkeypatch.setattr(safety, "MAX_UPLOAD_BYTES", 2**20)
+    with pytest.raises(InputError, match=r"big.tif is larger than the 1 MiB upload limit \(2.0 MiB\); crop it"):
+        read_upload([("ok.tif", b"II*\x00"), ("dir/big.tif", bytes(2 * 2**20))])
+    assert not list(private_tmp.iterdir())
+    calls = []
+    monkeypatch.setattr(safety, "MAX_UPLOAD_BYTES", 200 * 2**20)
+    real_check = safety.check_size
+    monkeypatch.setattr(safety, "check_size", lambda name, size: calls.append(name) or real_check(name, size))
+    from tests.conftest import V1_S2
+
+    read_upload(named_bytes(sorted(V1_S2.glob("*.tif"))))
+    assert len(calls) == 12  # once per file
+
+
+def test_odd_upload_arguments_are_refused_clearly(tmp_path):
+    with pytest.raises(InputError, match="no file given"):
+        read_upload([])
+    with pytest.raises(InputError, match=r"paths or \(file name, bytes\) pairs, not as int"):
+        read_upload([3])
+    with pytest.raises(InputError, match="more than the 255 a file name may have"):
+        read_upload([("x" * 300 + ".tif", b"II*\x00")])
+
+
+def test_upload_layout_of_bytes(tmp_path, private_tmp):
+    from csmae_core.io.upload import upload_layout, upload_overview
+
+    big = write_tif(tmp_path / "big.tif", s2_stack(12, size=300))
+    layout = upload_layout(named_bytes([big]))
+    assert (layout.width, layout.height, layout.needs_window) == (300, 300, True)
+    assert layout.overview.dtype == np.uint8 and layout.overview.shape[2] == 3
+    np.testing.assert_array_equal(layout.overview, upload_overview(big))
+    assert upload_raster_size(named_bytes([big])) == upload_raster_size(big) == (300, 300)
+    small = upload_layout(named_bytes([write_tif(tmp_path / "small.tif", s2_stack(12))]))
+    assert (small.width, small.height, small.needs_window, small.overview) == (120, 120, False, None)
+    with pytest.raises(InputError, match="a window is chosen on one uploaded file, not on 2"):
+        upload_layout(named_bytes([big, big]))
+    assert not list(private_tmp.iterdir())

@@ -1,5 +1,4 @@
-"""Rendering of a search response: the results map (footprints with image overlays) and the gallery.
-Shared by the search and evaluation pages."""
+"""Rendering of a search response: the results map (footprints with image overlays) and the gallery."""
 from __future__ import annotations
 
 import html
