@@ -2,7 +2,7 @@
 the worst queries of a committed evaluation, the rows of a protocol's splits, the most frequent label
 confusions, and a deterministic subsample for plotting large archives.
 
-`worst_queries` reads one direction entry of metrics.json (see csmae_core/evaluation.py):
+`worst_queries` reads one direction entry of metrics.json (see csmae_core.evaluation.compare):
 `query_rows` and `per_query_ap` are aligned one to one; `counterpart_ranks` (cross-sensor directions only)
 holds one rank per query *whose pair is in the archive set*, in query order. When the archive set contains
 every query's pair (e.g. queries == archive, as in the demo protocol) the ranks align with `query_rows`
@@ -91,8 +91,8 @@ def worst_queries(direction_entry: dict, by: str = "ap", n: int = 10,
 
 
 def protocol_rows(splits: str, split_column: Sequence) -> np.ndarray:
-    """Bundle rows of a protocol's comma-separated split names ("all": every row), as scripts/evaluate.py
-    selects them."""
+    """Bundle rows of a protocol's comma-separated split names ("all": every row), as
+    csmae_core.evaluation.compare selects them."""
     values = np.asarray(list(split_column), dtype=object)
     if str(splits).strip() == "all":
         return np.arange(len(values))

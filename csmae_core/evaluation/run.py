@@ -28,6 +28,11 @@ def direction_name(query_sensor: str, archive_sensor: str) -> str:
     return f"{query_sensor}_{archive_sensor}"
 
 
+def direction_label(direction: str) -> str:
+    """How a direction is shown: "s1_s2" -> "S1→S2"."""
+    return direction.replace("_", "→").upper()
+
+
 def _ranked(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Top-k archive columns per row (ties broken by column order) and which of them are real results."""
     order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
@@ -125,3 +130,9 @@ def pixel_correlation(inputs: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
 BASELINES: dict[str, Callable] = {"band_statistics": band_statistics, "pixel_correlation": pixel_correlation}
 BASELINE_DIRECTIONS = {"band_statistics": DIRECTIONS[:2], "pixel_correlation": DIRECTIONS[2:],
                        "random": DIRECTIONS}
+BASELINE_DESCRIPTIONS = {
+    "random": "random unit vectors: the floor every model must beat",
+    "band_statistics": "per-band mean, std and 10/50/90th percentiles of the input (uni-modal only)",
+    "pixel_correlation": "correlation of co-registered S1 VH and S2 B08 on a 12×12 grid (cross-sensor only; "
+                         "strong because pairs are co-registered)",
+}
