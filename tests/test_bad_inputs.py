@@ -1,4 +1,4 @@
-"""The bad-input corpus (tests/bad_inputs.py) at the library level, through the CLI and in the app.
+"""The bad-input corpus (tests/bad_inputs/) at the library level, through the CLI and in the app.
 
 Every case must raise its csmae_core error (never a raw ValueError/KeyError/RuntimeError/MemoryError)
 with a message naming what was wrong and what to do; hostile inputs must run nothing (their marker
