@@ -1,8 +1,8 @@
 """Search at BigEarthNet scale: exact vs HNSW vs IVF-PQ (+SQ8 re-rank) on 549,488 pairs x 2 sensors.
 
-Vectors are synthetic but structured like real embeddings: each pair's S2 vector mixes the centroids
-of its real reBEN labels, its country and season with noise; its S1 vector is the S2 vector moved by a
-sensor offset plus noise. Ids, labels, countries, seasons, splits and locations are the real reBEN
+Vectors are synthetic but structured like real embeddings (csmae_core.retrieval.synthetic): each pair's
+S2 vector mixes the centroids of its real reBEN labels and its country with noise; its S1 vector is the
+S2 vector moved by a sensor offset plus noise. Ids, labels, countries, seasons, splits and locations are the real reBEN
 metadata, so filters select realistic subsets. Per index type: build time, memory, p50/p95 latency of
 one k=10 query (one sensor, both sensors, with a country filter, with a 50 km exclusion radius) through
 `SearchEngine`, and recall@10 against exact search.
@@ -24,11 +24,10 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-
-from csmae_core.retrieval.bundle import TABLE, bundle_table, new_workdir, write_bundle
-from csmae_core.retrieval.faiss_index import IndexSpec, build_index, index_bytes, recall_at_k
 from csmae_core.io.folders import read_reben_metadata
-from csmae_core.labels import multi_hot_matrix
+from csmae_core.retrieval.bundle import bundle_table
+from csmae_core.retrieval.faiss_index import IndexSpec, build_index
+from csmae_core.retrieval.synthetic import synthetic_embeddings, write_synthetic_bundle
 
 
 def parse_args(argv):
@@ -49,46 +48,6 @@ def parse_args(argv):
     p.add_argument("--sweep-refine", type=int, nargs="+", default=[8, 16, 32])
     p.add_argument("--json", type=Path, help="also write the results here")
     return p.parse_args(argv)
-
-
-def synthetic_embeddings(table, dim: int, seed: int = 0) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    labels = multi_hot_matrix(table["labels"])
-    label_centroids = rng.standard_normal((labels.shape[1], dim)).astype(np.float32)
-    countries = {c: i for i, c in enumerate(sorted(table["country"].dropna().unique()))}
-    country_centroids = rng.standard_normal((len(countries) + 1, dim)).astype(np.float32) * 0.6
-    country = table["country"].map(countries).fillna(len(countries)).to_numpy(int)
-    s2 = labels @ label_centroids / np.maximum(labels.sum(1, keepdims=True), 1) ** 0.5
-    s2 += country_centroids[country] + 0.9 * rng.standard_normal((len(table), dim)).astype(np.float32)
-    s1 = s2 + rng.standard_normal(dim).astype(np.float32) * 0.5 + 0.9 * rng.standard_normal((len(table), dim)).astype(np.float32)
-    unit = lambda x: (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)  # noqa: E731
-    return {"s2": unit(s2), "s1": unit(s1)}
-
-
-def write_bench_bundle(folder: Path, table, vectors, spec: IndexSpec, out: Path | None = None,
-                       manifest_extra: dict | None = None) -> tuple[Path, dict]:
-    """A bundle of synthetic `vectors` over the real `table` (at `out`, default folder/bench-<kind>);
-    the report holds the index build time (both sensors), index memory and recall@10 on 500 queries."""
-    import faiss
-
-    out = out or folder / f"bench-{spec.kind}"
-    workdir = new_workdir(out)
-    table.to_parquet(workdir / TABLE, index=False)
-    report = {"build_s": 0.0, "index_bytes": 0, "recall_at_10": {}}
-    for sensor, matrix in vectors.items():
-        np.save(workdir / f"embeddings_{sensor}.npy", matrix)
-        started = time.perf_counter()
-        index = build_index(matrix, spec)
-        report["build_s"] += time.perf_counter() - started
-        report["index_bytes"] += index_bytes(index)
-        sample = np.random.default_rng(1).choice(len(matrix), 500, replace=False)
-        report["recall_at_10"][sensor] = recall_at_k(index, matrix, matrix[sample], 10) if spec.kind != "flat" else 1.0
-        faiss.write_index(index, str(workdir / f"index_{sensor}.faiss"))
-    manifest = {"name": out.name, "encoder_family": "synthetic", "model": {"content_hash": "synthetic", "config": {}},
-                "archive": {"path": "synthetic"}, "counts": {"pairs": len(table), "sensors": ["s1", "s2"]},
-                "dim": next(iter(vectors.values())).shape[1], "index": {"spec": spec.to_dict(), "recall_at_10": report["recall_at_10"]}}
-    manifest.update(manifest_extra or {})
-    return write_bundle(out, workdir, manifest), report
 
 
 def latency(engine, vectors, table, settings: dict, queries: int) -> dict:
@@ -166,7 +125,7 @@ def main(argv=None) -> int:
         for kind in args.types:
             spec = IndexSpec(kind=kind, nprobe=args.nprobe, refine_factor=args.refine, ef_search=args.ef_search)
             faiss.omp_set_num_threads(os.cpu_count() or 1)  # building uses every core; SearchEngine sets 1
-            path, report = write_bench_bundle(Path(folder), table, vectors, spec)
+            path, report = write_synthetic_bundle(Path(folder) / f"bench-{kind}", table, vectors, spec)
             engine = SearchEngine(Bundle(path, verify=False))
             report["latency"] = latency(engine, vectors, table, settings, args.queries)
             results[kind] = report

@@ -2,54 +2,30 @@
 non-loopback request refused: the pages must work with no internet."""
 from __future__ import annotations
 
-import os
-import shutil
-import signal
-import socket
-import subprocess
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from scripts.loadtest.browser import CHROMIUM, CHROMIUM_FLAGS
+from scripts.loadtest.server import AppServer
+
 ROOT = Path(__file__).resolve().parents[2]
 OUTPUT = ROOT / "test-output" / "e2e"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--no-first-run", "--disable-sync", "--disable-quic",
-                  "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+START_TIMEOUT_S = 180
 
 
 @pytest.fixture(scope="session")
 def app_url():
-    port = free_port()
-    env = {**os.environ, "STREAMLIT_SERVER_PORT": str(port), "STREAMLIT_SERVER_ADDRESS": "127.0.0.1"}
+    """The URL of the app started with the README's run command (the load test's AppServer)."""
     OUTPUT.mkdir(parents=True, exist_ok=True)
-    log = open(OUTPUT.parent / "app-server.log", "w")
-    server = subprocess.Popen(["make", "run"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                              start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 180
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
-                break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        os.killpg(server.pid, signal.SIGTERM)
-        pytest.fail(f"the app did not start within 180 s; see {OUTPUT.parent / 'app-server.log'}")
-    yield url
-    os.killpg(server.pid, signal.SIGTERM)
-    server.wait(timeout=30)
-    log.close()
+    log = OUTPUT.parent / "app-server.log"
+    server = AppServer(log_path=log)
+    try:
+        server.start(timeout=START_TIMEOUT_S)
+    except (RuntimeError, TimeoutError) as error:
+        pytest.fail(f"the app did not start within {START_TIMEOUT_S} s ({error}); see {log}")
+    yield server.url
+    server.stop()
 
 
 @pytest.fixture(scope="session")

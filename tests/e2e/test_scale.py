@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import LATENCIES, OUTPUT, ROOT
-
-sys.path.insert(0, str(ROOT / "scripts"))
-import build_scale_bundle as scale  # noqa: E402
-from load_test import AppServer, rss_bytes, served_pairs  # noqa: E402
+import scripts.build_scale_bundle as scale
+from scripts.loadtest import measure
+from scripts.loadtest.server import AppServer, rss_bytes
+from scripts.loadtest.workload import served_pairs
+from tests.e2e.conftest import LATENCIES, OUTPUT
 
 REBEN = os.environ.get("REBEN_METADATA")
 pytestmark = [pytest.mark.e2e,
@@ -37,7 +37,7 @@ def scale_catalogue(tmp_path_factory):
         LATENCIES.append(f"full scale: built {report['vectors']:,} synthetic vectors on real metadata in "
                          f"{report['build_total_s']:.0f} s (index {report['index_build_s']:.0f} s), "
                          f"{report['bundle_bytes'] / 2**30:.2f} GiB")
-    yield scale.write_catalogue(bundle, tmp_path_factory.mktemp("catalogue") / "catalogue.json")
+    yield scale.write_scale_catalogue(bundle, tmp_path_factory.mktemp("catalogue") / "catalogue.json")
     if not cached:
         shutil.rmtree(bundle, ignore_errors=True)
 
@@ -48,17 +48,17 @@ def test_full_scale_search_and_explorer_in_the_browser(scale_catalogue, browser)
     OUTPUT.mkdir(parents=True, exist_ok=True)
     with AppServer(catalogue=scale_catalogue, log_path=OUTPUT.parent / "scale-server.log") as server:
         pid = server.pid()
-        context = scale.open_context(browser)
-        page = scale.new_page(context)
+        context = measure.open_context(browser)
+        page = measure.new_page(context)
         try:
-            first_page_s = scale.first_page(page, server.url)
-            to_first_page = scale.time.perf_counter() - server.started_at
+            first_page_s = measure.first_page(page, server.url)
+            to_first_page = time.perf_counter() - server.started_at
             idle = rss_bytes(pid)
             assert scale.BUNDLE_NAME in page.locator('[data-testid="stSidebar"]').inner_text()
-            search = scale.measure_search(page, server.url, pairs, searches=4)
+            search = measure.measure_search(page, server.url, pairs, searches=4)
             assert search["cards"] == 10 and search["heading"] == 1
             page.screenshot(path=str(OUTPUT / "scale-search.png"), full_page=True)
-            explorer = scale.measure_explorer(page, server.url)
+            explorer = measure.measure_explorer(page, server.url)
             assert explorer["pairs_shown"] == f"{len(pairs):,}" and explorer["cells"] > 0
             assert explorer["pairs_shown_filtered"] != explorer["pairs_shown"]
             page.keyboard.press("Escape")  # close the country list; let the map finish its move

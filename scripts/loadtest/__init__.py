@@ -1,0 +1,15 @@
+"""Load tests and browser measurements of the running app, shared by scripts/load_test.py,
+scripts/build_scale_bundle.py and the browser tests (tests/e2e).
+
+    server.py        the app server: `make run` on a free loopback port, health wait, stop; pid and RSS
+    browser.py       Debian's Chromium (path, offline flags, viewport), the page's JS probes, RunWatcher
+    workload.py      what the users search: the served pairs, a random shared link; one query's Outcome
+    browser_user.py  a user in a headless Chromium context (what a user feels)
+    protocol.py      a user speaking Streamlit's websocket protocol (the server's part)
+    drive.py         N users for a while -> the report
+    report.py        percentiles, the report's latency summaries, printing it
+    measure.py       one user's timings in a browser: first page, searches, archive explorer
+
+Modules import each other relatively, so the package works as `loadtest` (a script in scripts/ runs)
+and as `scripts.loadtest` (the tests).
+"""
