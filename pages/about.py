@@ -60,11 +60,19 @@ def card_markdown(card: dict) -> str:
     return "\n".join(lines)
 
 
+def model_facts(backend: Backend) -> tuple[dict, str, bool | None]:
+    """(card, checkpoint content hash, input transposed or None) of the loaded model, or from the bundle
+    manifest when the entry loads none. Bundle has no accessor for the card and the orientation yet."""
+    if backend.encoder is not None:
+        return backend.encoder.card, backend.encoder.content_hash, backend.encoder.transpose_input
+    manifest_model = backend.bundle.manifest.get("model", {})
+    return manifest_model.get("card", {}), backend.bundle.model_hash, manifest_model.get("transpose_input")
+
+
 def show_model_card(backend: Backend) -> None:
     st.header("Model card")
-    encoder, manifest_model = backend.encoder, backend.bundle.manifest.get("model", {})
+    card, content_hash, transposed = model_facts(backend)
     card_path = Path(backend.entry["card"]) if backend.entry.get("card") else None
-    card = encoder.card if encoder is not None else manifest_model.get("card", {})
     if card_path is not None and card_path.is_file():
         st.markdown(card_path.read_text())
     elif card:
@@ -74,10 +82,8 @@ def show_model_card(backend: Backend) -> None:
             st.code(card["command"], language="bash", wrap_lines=True)
     else:
         st.info("This model carries no card.")
-    if encoder is None:
+    if backend.encoder is None:
         st.caption("No model file is loaded for this entry: the facts come from the bundle manifest.")
-    content_hash = encoder.content_hash if encoder is not None else backend.bundle.model_hash
-    transposed = encoder.transpose_input if encoder is not None else manifest_model.get("transpose_input")
     model_file = f"  \n**Model file** `{backend.entry['model']}`" if backend.entry.get("model") else ""
     st.markdown(f"**Checkpoint content hash** `{content_hash}`  \n**Input transposed** (published orientation): "
                 f"{'yes' if transposed else 'no' if transposed is not None else 'unknown'}{model_file}")
@@ -86,21 +92,21 @@ def show_model_card(backend: Backend) -> None:
 # ---------------------------------------------------------------- bundle manifest
 def show_manifest(backend: Backend) -> None:
     st.header("Index bundle")
-    manifest = backend.bundle.manifest
-    counts, index = manifest.get("counts", {}), manifest.get("index", {})
-    spec, recall = index.get("spec", {}), index.get("recall_at_10") or {}
+    bundle = backend.bundle
+    manifest = bundle.manifest  # name, created, precision, recall and archive: Bundle has no accessor yet
+    recall = manifest.get("index", {}).get("recall_at_10") or {}
     recall_text = ", ".join(f"{s.upper()} {v:.3f}" for s, v in recall.items() if v is not None) or "exact (no loss)"
+    archive = manifest.get("archive", {})
     cols = st.columns(4)
-    cols[0].metric("Pairs", f"{counts.get('pairs', len(backend.bundle.table)):,}")
-    cols[1].metric("Sensors", " + ".join(s.upper() for s in counts.get("sensors", [])))
-    cols[2].metric("Dimension", str(manifest.get("dim", "?")))
-    cols[3].metric("Index", str(spec.get("kind", "?")))
-    st.markdown(f"- **Name**: {manifest.get('name', '?')} · encoder family `{manifest.get('encoder_family', '?')}`\n"
+    cols[0].metric("Pairs", f"{len(bundle.table):,}")
+    cols[1].metric("Sensors", " + ".join(s.upper() for s in bundle.sensors))
+    cols[2].metric("Dimension", str(bundle.dim))
+    cols[3].metric("Index", bundle.spec.kind)
+    st.markdown(f"- **Name**: {manifest.get('name', '?')} · encoder family `{bundle.family}`\n"
                 f"- **Created**: {manifest.get('created', '?')} · embeddings {manifest.get('precision', '?')}\n"
                 f"- **Index recall@10 against exact search**: {recall_text}\n"
-                f"- **Archive**: {manifest.get('archive', {}).get('path', '?')} "
-                f"({manifest.get('archive', {}).get('source', '?')})\n"
-                f"- **Folder**: `{backend.bundle.path}`")
+                f"- **Archive**: {archive.get('path', '?')} ({archive.get('source', '?')})\n"
+                f"- **Folder**: `{bundle.path}`")
     with st.expander("Full manifest (JSON)"):
         st.json(manifest, expanded=False)
 

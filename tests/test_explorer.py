@@ -11,7 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from csmae_core.retrieval.aggregate import (cell_size, data_bounds, filter_rows, fit_view, grid_cells, in_bounds, label_counts, label_matrix, nearest_row, viewport_points)
+from csmae_core.retrieval.aggregate import (cell_size, data_bounds, filter_rows, fit_view, grid_cells, in_bounds,
+                                            label_counts, label_matrix, nearest_cell, nearest_row, view_bounds,
+                                            viewport_points)
+from csmae_core.retrieval.browse import pair_summary, patch_features, table_facts
 from csmae_core.labels import LABELS_19
 from tests.conftest import ROOT
 
@@ -141,6 +144,44 @@ def test_view_fitting_and_nearest_patch():
     assert nearest_row(lon, lat, np.array([0, 1]), 11.9, 46.8) == 1
     assert nearest_row(lon, lat, np.array([0]), 11.9, 46.8) == 0
     assert nearest_row(lon, lat, np.array([], dtype=int), 11.9, 46.8) is None
+
+
+def test_view_bounds_of_a_fitted_view_contain_the_fitted_bounds():
+    box = (10.0, 45.0, 12.0, 47.0)
+    west, south, east, north = view_bounds(*fit_view(box, 900, 560), 900, 560)
+    assert west <= 10.0 and south <= 45.0 and east >= 12.0 and north >= 47.0
+    assert east - west < 4 * 2.0  # the fitted zoom is the largest that shows the box
+    cells = grid_cells(np.array([0.1, 0.2, 5.5]), np.array([0.1, 0.2, 5.5]), size=1.0)
+    assert nearest_cell(cells, 4.0, 4.0) == (5.5, 5.5)
+    assert nearest_cell(cells.iloc[:0], 4.0, 4.0) is None
+
+
+def test_table_facts_answer_the_explorer(tiny):
+    facts = table_facts(tiny.assign(west=tiny["lon"] - 0.1, south=tiny["lat"] - 0.1, east=tiny["lon"] + 0.1,
+                                    north=tiny["lat"] + 0.1, s1_name=None, contains_seasonal_snow=[True] + [None] * 5,
+                                    contains_cloud_or_shadow=False))
+    assert facts.choices["season"] == ["Spring", "Summer", "Fall", "Winter"]
+    assert facts.choices["split"] == ["train", "validation", "test"] and facts.choices["country"][0] == "Austria"
+    assert facts.choices["labels"] == [label for label in LABELS_19 if label in (ARABLE, FOREST, WATER)]
+    assert facts.home == (-8.0, 40.0, 25.0, 61.0)
+    mask = facts.filter(countries=["Austria"])
+    assert mask.tolist() == filter_rows(tiny, countries=["Austria"]).tolist()
+    assert facts.fitted_bounds(mask) == (10.0, 47.0, 11.0, 47.1) and facts.fitted_bounds(mask & False) == facts.home
+    shares = facts.label_shares(mask)
+    assert shares.set_index("label").loc[ARABLE].tolist() == [1, 0.5] and len(shares) == 19
+    shown = facts.viewport(mask, (9.0, 46.0, 12.0, 48.0), 8, max_points=10)
+    assert facts.rows_in_view(mask, shown, (9.0, 46.0, 12.0, 48.0)).tolist() == [0, 2]
+    assert facts.clicked(shown, 10.9, 47.1).row == 2 and facts.clicked(shown, 10.9, 47.1).cell is None
+    cells = facts.viewport(None, (9.0, 46.0, 12.0, 48.0), 8, max_points=1)
+    assert facts.rows_in_view(np.ones(6, bool), cells, (9.0, 46.0, 12.0, 48.0)).tolist() == [0, 1, 2]
+    assert facts.clicked(cells, 10.0, 47.0).row is None and facts.clicked(cells, 10.0, 47.0).cell == (47.0, 10.0)
+    assert facts.centre(0) == (47.0, 10.0) and facts.centre(4) is None
+    assert pair_summary(facts.table, 0) == "train · Austria · Summer · contains seasonal snow"
+    features = patch_features(facts.table, np.array([0, 2]), footprints=True)["features"]
+    assert [f["geometry"]["type"] for f in features] == ["Polygon", "Polygon"]
+    assert features[1]["properties"] == {"pair": "p2", "labels": "(none)"}
+    assert patch_features(facts.table, np.array([0]), footprints=False)["features"][0]["geometry"] == \
+        {"type": "Point", "coordinates": [10.0, 47.0]}
 
 
 def test_aggregation_of_550k_points_is_fast():

@@ -175,6 +175,22 @@ def fit_view(bounds: Bounds, width_px: int = 900, height_px: int = 560, max_zoom
     return (south + north) / 2, (west + east) / 2, int(min(max(zoom, 1), max_zoom))
 
 
+def view_bounds(lat: float, lon: float, zoom: float, width_px: int = 900, height_px: int = 560) -> Bounds:
+    """Approximate bounds of a `width_px` x `height_px` view centred on (lat, lon) at `zoom` (the inverse
+    of fit_view): what the server aggregates for until the browser reports the real bounds."""
+    half_lon = width_px / 2 / 256 * 360 / 2 ** zoom
+    half_lat = height_px / 2 / 256 * 360 / 2 ** zoom * max(math.cos(math.radians(lat)), 0.05)
+    return lon - half_lon, lat - half_lat, lon + half_lon, lat + half_lat
+
+
+def nearest_cell(cells: pd.DataFrame, click_lon: float, click_lat: float) -> tuple[float, float] | None:
+    """(lat, lon) of the cell circle (a `grid_cells` row) nearest to the clicked point; None without cells."""
+    if len(cells) == 0:
+        return None
+    nearest = int(np.argmin((cells["lon"] - click_lon) ** 2 + (cells["lat"] - click_lat) ** 2))
+    return float(cells["lat"].iloc[nearest]), float(cells["lon"].iloc[nearest])
+
+
 def nearest_row(lon: np.ndarray, lat: np.ndarray, rows: np.ndarray, click_lon: float, click_lat: float) -> int | None:
     """The row among `rows` whose centroid is nearest to the clicked point (equirectangular distance,
     fine at patch scale); None when `rows` is empty. Longitudes are compared modulo 360."""
