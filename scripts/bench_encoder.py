@@ -1,7 +1,8 @@
 """Throughput of `encoder.embed` against a straightforward reference, in one run.
 
 Reference: the same weights in an eager timm-based two-branch encoder (csmae_core.models.csmae.reference) that, like
-the published code, computes both sensors on every call. Ours: `CSMAERetrievalEncoder.embed` computes only the
+the published code, computes both sensors on every call; ours gets its weights in the published layout, through
+the loaders' key filter. Ours: `CSMAERetrievalEncoder.embed` computes only the
 query's sensor; `embed_pair` runs the shared blocks once on the concatenated S1+S2 batch.
 Reported per (precision, batch): patches/s of S1 queries, S2 queries and pairs for ours and the reference,
 speed-up ratios, max |difference| of the embeddings (fp32 must be identical up to float error), and the
@@ -27,7 +28,7 @@ from csmae_core.models.csmae.checkpoint import Checkpoint, split_state
 from csmae_core.models.csmae.config import CSMAEConfig
 from csmae_core.models.base import default_device
 from csmae_core.models.csmae.encoder import CSMAERetrievalEncoder
-from csmae_core.models.csmae.model import CSMAE, encoder_flops
+from csmae_core.models.csmae.model import encoder_flops
 from csmae_core.models.csmae.reference import PublishedLayoutEncoder
 
 
@@ -67,13 +68,14 @@ def matmul_peak(device: torch.device, dtype: torch.dtype, repeats: int) -> float
 
 
 def build(cfg: CSMAEConfig, device: torch.device):
+    """(ours, reference) holding the same weights: the reference's published-layout state, renamed by
+    `split_state` as every loader renames a published checkpoint."""
     torch.manual_seed(0)
-    model = CSMAE(cfg).eval()
-    encoder_state, _ = split_state(model.state_dict())
-    ours = CSMAERetrievalEncoder(model.backbone, Checkpoint(cfg, encoder_state), device)
     reference = PublishedLayoutEncoder(cfg.embed_dim, cfg.num_heads, cfg.specific_depth, cfg.shared_depth,
                                        cfg.img_size, cfg.patch_size, cfg.mlp_ratio)
-    reference.load_state_dict(encoder_state, strict=True)
+    encoder_state, _ = split_state({f"backbone.{k}": v for k, v in reference.state_dict().items()})
+    checkpoint = Checkpoint(cfg, encoder_state)
+    ours = CSMAERetrievalEncoder(checkpoint.build_encoder(), checkpoint, device)
     return ours, reference.to(device).eval()
 
 

@@ -2,9 +2,11 @@
 
     python scripts/convert_checkpoint.py PUBLISHED_DIR_OR_CKPT OUT.pt [--with-decoders]
 
-Input: a published checkpoint folder (cfg.yaml + weights.ckpt), or a Lightning checkpoint written by
-the published training code or by scripts/train.py. Output: a file that `torch.load(weights_only=True)`
-reads, with config, band table, normalisation, input orientation, encoder hash and a model card.
+Input: a published checkpoint folder (cfg.yaml + weights.ckpt), a Lightning checkpoint written by
+the published training code or by scripts/train.py, or a project checkpoint of an earlier format version
+(version 1: published key names). Output, in format version 2 (this model's key names): a file that
+`torch.load(weights_only=True)` reads, with config, band table, normalisation, input orientation, encoder
+hash (and the hashes of the same weights under earlier key layouts) and a model card.
 Nothing in the input is executed (Lightning pickles are read with a restricted unpickler).
 """
 from __future__ import annotations
@@ -20,7 +22,7 @@ from csmae_core.errors import CsmaeError
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("source", type=Path, help="published folder or Lightning .ckpt")
+    parser.add_argument("source", type=Path, help="published folder, Lightning .ckpt or a version-1 project .pt")
     parser.add_argument("output", type=Path, help="where to write the converted checkpoint (.pt)")
     parser.add_argument("--with-decoders", action="store_true",
                         help="keep the decoders (to continue training); the app needs only the encoder")
@@ -35,7 +37,8 @@ def main(argv=None) -> int:
         return 2
     cfg = checkpoint.config
     print(f"wrote {args.output}: {cfg.variant.upper()} {cfg.embed_dim}-d, {cfg.specific_depth}+{cfg.shared_depth} "
-          f"blocks, transpose_input={checkpoint.transpose_input}, encoder hash {digest[:12]}")
+          f"blocks, transpose_input={checkpoint.transpose_input}, encoder hash {digest[:12]}"
+          + "".join(f" (earlier key layout: {alias[:12]})" for alias in checkpoint.hash_aliases))
     return 0
 
 

@@ -38,6 +38,8 @@ def render(path: Path, evaluation: Path | None, note: str) -> str:
              f"{', '.join(s.upper() for s in encoder.sensors)}; {spaces})",
              f"- **Configuration**: `{json.dumps(encoder.config_dict(), sort_keys=True)}`",
              f"- **Encoder content hash**: `{encoder.content_hash}`",
+             *[f"- **Same weights under an earlier key layout** (bundles built before it): `{alias}`"
+               for alias in encoder.hash_aliases],
              f"- **Input**: bands from the band table, normalised; transposed input: {encoder.transpose_input}",
              f"- **Training data**: {data.get('pairs')} pairs of split '{data.get('split')}' of the {data.get('archive')} "
              f"archive; labels used: {data.get('labels_used')}",

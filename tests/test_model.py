@@ -127,7 +127,7 @@ def test_embedding_is_unit_norm_and_uses_only_its_sensor():
         assert torch.allclose(pair_s2, model.backbone.embed(x_s2, "s2"), atol=1e-5)
     # an S1 embedding never touches S2 modules
     touched = []
-    hook = model.backbone.patch_embed_s2.register_forward_hook(lambda *a: touched.append(1))
+    hook = model.backbone.patch_embed["s2"].register_forward_hook(lambda *a: touched.append(1))
     model.backbone.embed(x_s1, "s1")
     hook.remove()
     assert not touched

@@ -103,7 +103,7 @@ def test_protocol_rows_top_confusions_and_sample_rows():
 
 # ---------------------------------------------------------------- page helpers (pages run main() only as scripts)
 def test_label_chips_escape_label_text_and_mark_each_kind():
-    from pages.evaluation import label_chips_html
+    from pages.ui.evaluation_views import label_chips_html
 
     chips = label_chips_html(shared=["Arable land"], missing=["<b>x</b> & y"], extra=["Pastures"])
     assert "&lt;b&gt;x&lt;/b&gt; &amp; y" in chips and "<b>x</b>" not in chips

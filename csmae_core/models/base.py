@@ -22,14 +22,20 @@ class EncoderBase(torch.nn.Module):
     """The interface every encoder family offers (CSMAE: `csmae_core.models.csmae.encoder`; CMID:
     `csmae_core.models.cmid.encoder`):
     `family`, `sensors` (those it can embed), `cross_sensor` (S1 and S2 vectors share one space), `dim`,
-    `content_hash`, `card`, `device`, `precision`, `transpose_input`, `config`, `backbone.embed_pair` /
-    `backbone.embed`, `config_dict()`, `describe()`, `embed`, `embed_pair`, `prepare`, `embed_records`.
+    `content_hash`, `hash_aliases`, `accepted_hashes`, `card`, `device`, `precision`, `transpose_input`,
+    `config`, `backbone.embed_pair` / `backbone.embed`, `config_dict()`, `describe()`, `embed`, `embed_pair`,
+    `prepare`, `embed_records`.
+
+    `content_hash`: the hash of the weights under the family's current key names (what new bundles record).
+    `hash_aliases`: hashes of the same weights under earlier key layouts (set when a loader renamed the
+    file's keys), which bundles built before the renaming recorded. `accepted_hashes`: both, content hash
+    first: what a bundle may have been built with to be comparable with this encoder.
 
     `embed(x, sensor)`: x (N, C, 120, 120) float, normalised, in model band order and orientation ->
     (N, D) float32, L2-normalised, on the encoder's device. Only `sensor`'s branch is computed.
     `precision`: "fp32" or "bf16" (autocast; CPU and CUDA).
-    A family sets `backbone`, `config`, `content_hash`, `card`, `device` and implements `dim`,
-    `config_dict` and `describe`.
+    A family sets `backbone`, `config`, `content_hash`, `card`, `device` (and `hash_aliases` when its
+    loader renames keys) and implements `dim`, `config_dict` and `describe`.
     """
 
     family = ""
@@ -38,14 +44,21 @@ class EncoderBase(torch.nn.Module):
     transpose_input = False
     input_size = PATCH_PIXELS
 
-    def __init__(self, backbone: torch.nn.Module, config, content_hash: str, card: dict, device: torch.device):
+    def __init__(self, backbone: torch.nn.Module, config, content_hash: str, card: dict, device: torch.device,
+                 hash_aliases: Sequence[str] = ()):
         super().__init__()
         self.backbone = backbone.to(device).eval()
         self.config = config
         self.content_hash = content_hash
+        self.hash_aliases = tuple(a for a in dict.fromkeys(hash_aliases) if a != content_hash)
         self.card = card
         self.device = device
         self.precision = "fp32"
+
+    @property
+    def accepted_hashes(self) -> tuple[str, ...]:
+        """The content hash, then the hash aliases (e.g. for `Bundle(path, expected_model_hash=...)`)."""
+        return (self.content_hash, *self.hash_aliases)
 
     @property
     def dim(self) -> int:

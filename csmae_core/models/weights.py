@@ -18,7 +18,8 @@ import torch
 from csmae_core.errors import CheckpointError
 from csmae_core.safe_pickle import PicklePolicy, torch_pickle_module
 
-# The project's checkpoint envelope, written by every family (`family` says which).
+# The project's checkpoint envelope, written by every family (`family` says which). A family versions its
+# own key layout: CMID writes version 1; CSMAE writes 2 and reads 1 (csmae_core.models.csmae.checkpoint).
 FORMAT = "csmae-retrieval-checkpoint"
 FORMAT_VERSION = 1
 
@@ -59,7 +60,8 @@ def is_project_file(payload: Any, family: str) -> bool:
 
 
 def content_hash(state: dict[str, torch.Tensor]) -> str:
-    """sha256 of the weights (names, dtypes, shapes, bytes) in name order: identical weights, identical hash."""
+    """sha256 of the weights (names, dtypes, shapes, bytes) in name order: identical weights under identical
+    names, identical hash (renamed keys change it: encoders keep earlier layouts' hashes as `hash_aliases`)."""
     digest = hashlib.sha256()
     for name in sorted(state):
         tensor = state[name].detach().cpu().contiguous()

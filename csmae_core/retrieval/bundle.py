@@ -17,6 +17,7 @@ import logging
 import os
 import shutil
 import time
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -145,7 +146,10 @@ def new_workdir(out_dir: str | Path) -> Path:
 class Bundle:
     """A loaded bundle: manifest, table, embeddings and indexes all in memory (no I/O per query)."""
 
-    def __init__(self, path: str | Path, expected_model_hash: str | None = None, verify: bool = True):
+    def __init__(self, path: str | Path, expected_model_hash: str | Collection[str] | None = None,
+                 verify: bool = True):
+        """`expected_model_hash`: the model's content hash, or every hash it accepts (an encoder's
+        `accepted_hashes`); None: any model."""
         self.path = Path(path)
         self.manifest = read_manifest(self.path)
         if verify:
@@ -286,11 +290,14 @@ def verify_files(path: Path, manifest: dict) -> None:
                               "was changed after the build; rebuild the bundle")
 
 
-def check_model(manifest: dict, expected_hash: str | None, path: Path) -> None:
-    if expected_hash is None:
+def check_model(manifest: dict, expected_hash: str | Collection[str] | None, path: Path) -> None:
+    """The bundle was built with a model whose hash is `expected_hash` (one hash, or any of a collection:
+    the same weights under earlier key layouts); None or an empty collection: no check."""
+    accepted = [expected_hash] if isinstance(expected_hash, str) else list(expected_hash or ())
+    if not accepted:
         return
     built_with = manifest["model"]["content_hash"]
-    if built_with != expected_hash:
+    if built_with not in accepted:
         raise BundleError(f"the bundle {path.name} was built with model {built_with[:12]} but the model in use is "
-                          f"{expected_hash[:12]}; its embeddings are not comparable. Load the matching model or "
+                          f"{accepted[0][:12]}; its embeddings are not comparable. Load the matching model or "
                           f"rebuild it with this model (scripts/build_index.py writes bundles)")

@@ -9,6 +9,7 @@ import lightning as L
 
 from csmae_core.io.archive import PairArchive
 from csmae_core.models.csmae.checkpoint import Checkpoint, save_checkpoint, split_state
+from csmae_core.models.csmae.compat import published_to_model_keys
 from csmae_core.models.csmae.model import CSMAE
 from csmae_core.training.config import TrainConfig
 from csmae_core.training.data import PairDataset
@@ -37,6 +38,11 @@ class CSMAELightning(L.LightningModule):
                       batch_size=x_s1.shape[0])
         self.log("loss", losses["loss"], prog_bar=True, batch_size=x_s1.shape[0])
         return losses["loss"]
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        """A run resumed from a `last.ckpt` written before the key renaming: its published names become
+        this model's (parameter order is unchanged, so the optimiser state still fits)."""
+        checkpoint["state_dict"] = published_to_model_keys(checkpoint["state_dict"])
 
     def configure_optimizers(self):
         return adamw_with_schedule(self.model.parameters(), self.train_config.optim, self.trainer)

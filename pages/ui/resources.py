@@ -45,7 +45,7 @@ class Backend:
 def load_backend(entry_json: str) -> Backend:
     entry = json.loads(entry_json)
     encoder = load_model(entry["model"]) if entry.get("model") else None
-    bundle = Bundle(entry["bundle"], expected_model_hash=encoder.content_hash if encoder else None,
+    bundle = Bundle(entry["bundle"], expected_model_hash=encoder.accepted_hashes if encoder else None,
                     verify=entry.get("verify", True))
     archive = open_archive(entry["archive"]) if entry.get("archive") else None
     if archive is not None and len(archive) != len(bundle.table):

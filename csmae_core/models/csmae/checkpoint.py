@@ -5,7 +5,11 @@ Accepted by `load_checkpoint` / `load_model`:
   (b) a Lightning checkpoint written by the published training code or by ours (`scripts/train.py`);
   (c) the project's format: a `torch.save`d dict of plain data (tensors, str, numbers, lists, dicts)
       that `torch.load(weights_only=True)` reads, with config, band table, normalisation, input
-      orientation, a content hash and a model card.
+      orientation, a content hash and a model card. Version 2 stores this model's key layout; version 1
+      (still read) stored the published one.
+Every state goes through `split_state`, which renames published keys (csmae_core.models.csmae.compat).
+When it renamed the encoder's keys, the content hash of the weights as stored (their hash under the
+earlier layout, which bundles built from the file recorded) becomes one of the checkpoint's `hash_aliases`.
 Lightning checkpoints are read safely by csmae_core.models.weights (nothing in them is executed).
 Other families' files are recognised by their own packages; csmae_core.models.load asks each.
 """
@@ -21,14 +25,19 @@ import yaml
 
 from csmae_core.bands import MODEL_BANDS, SENSORS, normalisation
 from csmae_core.errors import CheckpointError, DataNotFoundError
+from csmae_core.models.csmae.compat import published_to_model_keys
 from csmae_core.models.csmae.config import CSMAEConfig
 from csmae_core.models.csmae.model import CSMAE, CSMAEEncoder
 from csmae_core.models.settings import SIZES
-from csmae_core.models.weights import (EXPECTED_FILES, FORMAT, FORMAT_VERSION, content_hash,
-                                       read_torch_file, strict_load, write_atomically)
+from csmae_core.models.weights import (EXPECTED_FILES, FORMAT, content_hash, read_torch_file, strict_load,
+                                       write_atomically)
 
 log = logging.getLogger(__name__)
 _HEADS_BY_DIM = {dim: heads for dim, _, heads in SIZES.values()}
+# CSMAE's version of the project envelope: 2 = this model's key layout, written; 1 = the published
+# layout, still read (its keys renamed at load time). Other families version their files themselves.
+FORMAT_VERSION = 2
+READ_VERSIONS = (1, 2)
 
 
 # ---------------------------------------------------------------- the loaded checkpoint
@@ -36,13 +45,15 @@ class Checkpoint:
     """What every format is turned into: a config, encoder (and maybe decoder) weights, facts."""
 
     def __init__(self, config: CSMAEConfig, encoder_state: dict, decoder_state: dict | None = None,
-                 transpose_input: bool = False, card: dict | None = None, source_format: str = ""):
+                 transpose_input: bool = False, card: dict | None = None, source_format: str = "",
+                 hash_aliases: tuple[str, ...] = ()):
         self.config = config
-        self.encoder_state = encoder_state
-        self.decoder_state = decoder_state or {}
+        self.encoder_state = encoder_state  # this model's layout, without `backbone.`
+        self.decoder_state = decoder_state or {}  # keys `decoders.*`
         self.transpose_input = transpose_input
         self.card = card or {}
         self.source_format = source_format
+        self.hash_aliases = tuple(dict.fromkeys(hash_aliases))  # the same weights' hashes under earlier layouts
 
     @property
     def content_hash(self) -> str:
@@ -58,7 +69,7 @@ class Checkpoint:
         model = CSMAE(self.config)
         strict_load(model.backbone, self.encoder_state, f"the {self.source_format} checkpoint's encoder")
         if self.decoder_state:
-            decoders = {k: v for k, v in model.state_dict().items() if not k.startswith("backbone.")}
+            decoders = {k: v for k, v in model.state_dict().items() if k.startswith("decoders.")}
             strict_load(_Subset(model, decoders), self.decoder_state, "its decoders")
         return model
 
@@ -77,44 +88,61 @@ class _Subset:
 
 
 # ---------------------------------------------------------------- reading the formats
+def _unwrapped(state: dict) -> dict:
+    return {re.sub(r"^(model\.|module\.)", "", k): v for k, v in state.items()}
+
+
+def _encoder_part(state: dict) -> dict:
+    return {k[len("backbone."):]: v for k, v in state.items() if k.startswith("backbone.")}
+
+
 def split_state(state: dict[str, torch.Tensor]) -> tuple[dict, dict]:
-    """(encoder weights without `backbone.`, decoder weights) of a Lightning / full-model state_dict."""
-    state = {re.sub(r"^(model\.|module\.)", "", k): v for k, v in state.items()}
-    encoder = {k[len("backbone."):]: v for k, v in state.items() if k.startswith("backbone.")}
-    decoder = {k: v for k, v in state.items() if k.startswith(("decoder.", "decoder_s1_to_s2.", "decoder_s2_to_s1."))}
+    """(encoder weights without `backbone.`, decoder weights `decoders.*`) of a Lightning / full-model
+    state_dict in the published or this model's layout, always in this model's (`published_to_model_keys`)."""
+    state = published_to_model_keys(_unwrapped(state))
+    encoder = _encoder_part(state)
+    decoder = {k: v for k, v in state.items() if k.startswith("decoders.")}
     if not encoder:
         raise CheckpointError("the checkpoint has no encoder weights (no `backbone.*` keys): "
                               "not a CSMAE checkpoint")
     return encoder, decoder
 
 
+def _earlier_layout_hash(state: dict, encoder: dict) -> tuple[str, ...]:
+    """(content hash of the encoder weights under the names `state` stores them with,) when `split_state`
+    renamed them into `encoder`; () when the names were already this model's."""
+    stored = _encoder_part(_unwrapped(state))
+    return (content_hash(stored),) if stored.keys() != encoder.keys() else ()
+
+
 def _block_count(state: dict, prefix: str) -> int:
-    indices = {int(m.group(1)) for k in state for m in [re.match(rf"{prefix}\.(\d+)\.", k)] if m}
+    indices = {int(m.group(1)) for k in state for m in [re.match(rf"{re.escape(prefix)}\.(\d+)\.", k)] if m}
     return max(indices) + 1 if indices else 0
 
 
 def infer_config(encoder: dict, decoder: dict, yaml_kwargs: dict | None = None) -> CSMAEConfig:
-    """Architecture read off the weights; a cfg.yaml, when given, must agree with them."""
+    """Architecture read off the weights (this model's layout, as `split_state` returns them); a cfg.yaml,
+    when given, must agree with them."""
     try:
-        dim = encoder["cls_token"].shape[-1]
-        patch = encoder["patch_embed.proj.weight"].shape[-1]
+        dim = encoder["cls_token.s1"].shape[-1]
+        patch = encoder["patch_embed.s1.proj.weight"].shape[-1]
         grid = round((encoder["pos_embed"].shape[1] - 1) ** 0.5)
     except KeyError as error:
         raise CheckpointError(f"the checkpoint's encoder lacks {error}") from error
     if dim not in _HEADS_BY_DIM:
         raise CheckpointError(f"unknown ViT width {dim}; known widths: {sorted(_HEADS_BY_DIM)}")
-    specific, shared = _block_count(encoder, "blocks_s1"), _block_count(encoder, "blocks")
-    first = "blocks.0" if shared else "blocks_s1.0"
+    specific, shared = _block_count(encoder, "specific_blocks.s1"), _block_count(encoder, "blocks")
+    first = "blocks.0" if shared else "specific_blocks.s1.0"
     mlp_ratio = encoder[f"{first}.mlp.fc1.weight"].shape[0] / dim
-    common_decoder = not any(k.startswith("decoder_s1_to_s2.") for k in decoder)
+    common_decoder = not any(k.startswith("decoders.s2.") for k in decoder)
     variant = ("ce" if specific == 0 else "se") + ("cd" if common_decoder else "sd")
-    prefix = "decoder." if common_decoder else "decoder_s1_to_s2."
-    decoder_dim = decoder[f"{prefix}decoder_embed.weight"].shape[0] if decoder else 512
+    prefix = "decoders.common." if common_decoder else "decoders.s2."
+    decoder_dim = decoder[f"{prefix}embed.weight"].shape[0] if decoder else 512
     values = dict(variant=variant, size=next(s for s, v in SIZES.items() if v[0] == dim),
                   specific_depth=specific, shared_depth=shared, img_size=grid * patch, patch_size=patch,
                   mlp_ratio=mlp_ratio, pool="avg" if "fc_norm.weight" in encoder else "cls",
                   decoder_dim=decoder_dim, decoder_heads=max(1, decoder_dim // 32),
-                  decoder_depth=_block_count(decoder, prefix + "decoder_blocks") or 8)
+                  decoder_depth=_block_count(decoder, prefix + "blocks") or 8)
     if yaml_kwargs:
         _check_yaml(values, yaml_kwargs)
         values["masking"] = yaml_kwargs.get("masking_strategy", "random")
@@ -139,15 +167,16 @@ def _from_lightning(payload: Any, path: Path, yaml_kwargs: dict | None = None) -
         raise CheckpointError(f"{path.name} has no `state_dict`: not a Lightning checkpoint; pass {EXPECTED_FILES}")
     _check_state(payload["state_dict"], path)
     encoder, decoder = split_state(payload["state_dict"])
+    aliases = _earlier_layout_hash(payload["state_dict"], encoder)
     ours = _plain(payload.get("hyper_parameters", {})).get("csmae_config")
     if isinstance(ours, dict):  # written by our training script: config and facts are plain data
         hparams = _plain(payload["hyper_parameters"])
         return Checkpoint(CSMAEConfig.from_dict(ours), encoder, decoder,
                           bool(hparams.get("transpose_input", False)), {"trained_with": "scripts/train.py"},
-                          "Lightning (ours)")
+                          "Lightning (ours)", aliases)
     # The published code's data loader transposes H and W of every image: its weights expect it.
     return Checkpoint(infer_config(encoder, decoder, yaml_kwargs), encoder, decoder, True,
-                      {"origin": f"published CSMAE checkpoint {path.name}"}, "published")
+                      {"origin": f"published CSMAE checkpoint {path.name}"}, "published", aliases)
 
 
 def _check_state(state: Any, path: Path) -> None:
@@ -180,8 +209,9 @@ def _from_project(payload: dict, path: Path) -> Checkpoint:
         raise CheckpointError(f"{path.name} holds a {family} encoder, not CSMAE; load it with "
                               "csmae_core.load_model")
     version = payload.get("format_version")
-    if version != FORMAT_VERSION:
-        raise CheckpointError(f"{path.name} is format version {version}; this tool reads version {FORMAT_VERSION}")
+    if version not in READ_VERSIONS:
+        raise CheckpointError(f"{path.name} is format version {version}; this tool reads version "
+                              f"{' or '.join(map(str, READ_VERSIONS))}")
     missing = [k for k in ("config", "bands", "transpose_input", "state_dict") if k not in payload]
     if missing or not isinstance(payload["config"], dict) or not isinstance(payload["bands"], dict):
         raise CheckpointError(f"{path.name} lacks {', '.join(missing) or 'a valid config or bands'}: an incomplete "
@@ -192,12 +222,22 @@ def _from_project(payload: dict, path: Path) -> Checkpoint:
             raise CheckpointError(f"{path.name} expects {sensor.upper()} bands {payload['bands'][sensor]} but "
                                   f"this tool feeds {list(MODEL_BANDS[sensor])}")
     encoder, decoder = split_state(payload["state_dict"])
-    checkpoint = Checkpoint(CSMAEConfig.from_dict(payload["config"]), encoder, decoder,
-                            bool(payload["transpose_input"]), payload.get("card", {}), "project")
-    if payload.get("encoder_hash") and payload["encoder_hash"] != checkpoint.content_hash:
+    earlier = _earlier_layout_hash(payload["state_dict"], encoder)
+    stored_hash = earlier[0] if earlier else content_hash(encoder)  # the recorded hash is of the keys as stored
+    if payload.get("encoder_hash") and payload["encoder_hash"] != stored_hash:
         raise CheckpointError(f"{path.name}: the weights do not match their recorded hash; the file is "
                               "corrupt or was altered")
-    return checkpoint
+    return Checkpoint(CSMAEConfig.from_dict(payload["config"]), encoder, decoder, bool(payload["transpose_input"]),
+                      payload.get("card", {}), "project", _recorded_aliases(payload, path) + earlier)
+
+
+def _recorded_aliases(payload: dict, path: Path) -> tuple[str, ...]:
+    """Hashes under earlier layouts that a re-exported file carries over from its source."""
+    aliases = payload.get("hash_aliases", [])
+    if not isinstance(aliases, (list, tuple)) or not all(isinstance(a, str) for a in aliases):
+        raise CheckpointError(f"{path.name}: hash_aliases must be a list of content hashes, not {aliases!r}; "
+                              "export the checkpoint again")
+    return tuple(aliases)
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:
@@ -218,7 +258,8 @@ def checkpoint_from_payload(payload: Any, path: Path) -> Checkpoint:
 
 
 def save_checkpoint(checkpoint: Checkpoint, path: str | Path, include_decoders: bool = False) -> str:
-    """Write the project format (atomically: temp file + rename); returns the encoder hash."""
+    """Write the project format, version 2 (atomically: temp file + rename); returns the encoder hash.
+    The checkpoint's hash aliases are kept, so bundles built from its source file still match."""
     path = Path(path)
     state = {f"backbone.{k}": v.detach().cpu().contiguous() for k, v in checkpoint.encoder_state.items()}
     if include_decoders:
@@ -230,6 +271,7 @@ def save_checkpoint(checkpoint: Checkpoint, path: str | Path, include_decoders: 
         "normalisation": {s: dict(zip(("mean", "std"), map(list, normalisation(s)))) for s in SENSORS},
         "transpose_input": checkpoint.transpose_input,
         "encoder_hash": checkpoint.content_hash,
+        "hash_aliases": list(checkpoint.hash_aliases),
         "card": checkpoint.card,
         "state_dict": state,
     }

@@ -11,7 +11,6 @@ from csmae_core.models.csmae.checkpoint import Checkpoint, checkpoint_from_paylo
 from csmae_core.models.csmae.model import CSMAEEncoder
 
 
-
 class CSMAERetrievalEncoder(EncoderBase):
     """A CSMAE encoder with the facts needed to feed it (orientation, hash, card); see `EncoderBase`."""
 
@@ -20,7 +19,8 @@ class CSMAERetrievalEncoder(EncoderBase):
     cross_sensor = True
 
     def __init__(self, backbone: CSMAEEncoder, checkpoint: Checkpoint, device: torch.device):
-        super().__init__(backbone, checkpoint.config, checkpoint.content_hash, checkpoint.card, device)
+        super().__init__(backbone, checkpoint.config, checkpoint.content_hash, checkpoint.card, device,
+                         checkpoint.hash_aliases)
         self.transpose_input = checkpoint.transpose_input
 
     @property

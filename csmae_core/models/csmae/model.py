@@ -2,9 +2,11 @@
 
 Reads top to bottom: positional embedding, encoder (sensor-specific patch embedding, CLS token and
 blocks, then shared blocks), decoders, masking, losses, and the training forward pass.
-Parameter names follow the published code (timm VisionTransformer naming, encoder under `backbone.`,
-decoders as `decoder` / `decoder_s1_to_s2` / `decoder_s2_to_s1`), so a published Lightning state_dict
-loads into `CSMAE` strictly. Shapes: x (N, C, H, W); tokens (N, 1 + L, D); mask (N, L), 1 = removed.
+Sensor-specific parts are one entry per sensor (`patch_embed["s1"]`, `cls_token["s2"]`,
+`specific_blocks["s1"]`, `decoders["common"]` or `decoders["s2"]`, `heads["s1"]`); shared parts keep timm's
+names (`pos_embed`, `blocks`, `norm`, `fc_norm`). Published weights use other names: they are renamed at
+load time by csmae_core.models.csmae.compat.published_to_model_keys (the only place that knows them).
+Shapes: x (N, C, H, W); tokens (N, 1 + L, D); mask (N, L), 1 = removed.
 """
 from __future__ import annotations
 
@@ -45,40 +47,39 @@ def _blocks(dim: int, depth: int, heads: int, mlp_ratio: float) -> nn.Sequential
 
 
 class CSMAEEncoder(nn.Module):
-    """Two sensor branches feeding shared blocks. S1 modules carry the plain timm names
-    (`patch_embed`, `cls_token`), S2 modules the `_s2` suffix, as in the published weights."""
+    """Two sensor branches (patch embedding, CLS token, optional specific blocks + norm per sensor)
+    feeding shared blocks. `parameters()` yields them in the published layout's order (CLS tokens first),
+    so a seed gives the same weights as before and a resumed optimiser state keeps its positions."""
 
     def __init__(self, cfg: CSMAEConfig):
         super().__init__()
         self.cfg = cfg
         dim, size, patch = cfg.embed_dim, cfg.img_size, cfg.patch_size
-        self.patch_embed = PatchEmbed(size, patch, model_channels("s1"), dim)
-        self.patch_embed_s2 = PatchEmbed(size, patch, model_channels("s2"), dim)
-        self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
-        self.cls_token_s2 = nn.Parameter(torch.zeros(1, 1, dim))
+        self.cls_token = nn.ParameterDict({s: nn.Parameter(torch.zeros(1, 1, dim)) for s in SENSORS})
+        self.patch_embed = nn.ModuleDict({s: PatchEmbed(size, patch, model_channels(s), dim) for s in SENSORS})
         self.register_buffer("pos_embed", sincos_pos_embed(dim, cfg.grid_size))
         if cfg.specific_depth:
-            self.blocks_s1 = _blocks(dim, cfg.specific_depth, cfg.num_heads, cfg.mlp_ratio)
-            self.blocks_s2 = _blocks(dim, cfg.specific_depth, cfg.num_heads, cfg.mlp_ratio)
-            self.norm_s1 = nn.LayerNorm(dim, eps=1e-6)
-            self.norm_s2 = nn.LayerNorm(dim, eps=1e-6)
+            self.specific_blocks = nn.ModuleDict(
+                {s: _blocks(dim, cfg.specific_depth, cfg.num_heads, cfg.mlp_ratio) for s in SENSORS})
+            self.specific_norm = nn.ModuleDict({s: nn.LayerNorm(dim, eps=1e-6) for s in SENSORS})
         self.blocks = _blocks(dim, cfg.shared_depth, cfg.num_heads, cfg.mlp_ratio)
         self.norm = nn.LayerNorm(dim, eps=1e-6)
         self.fc_norm = nn.LayerNorm(dim, eps=1e-6) if cfg.pool == "avg" else nn.Identity()
 
-    def _part(self, name: str, sensor: str) -> nn.Module:
-        return getattr(self, name if sensor == "s1" else f"{name}_s2")
+    def _specific(self, tokens: torch.Tensor, sensor: str) -> torch.Tensor:
+        """Prepend the sensor's CLS token to (N, K, D) patch tokens, then its specific blocks (if any)."""
+        cls = (self.cls_token[sensor] + self.pos_embed[:, :1]).expand(tokens.shape[0], -1, -1)
+        tokens = torch.cat([cls, tokens], dim=1)
+        if self.cfg.specific_depth:
+            tokens = self.specific_norm[sensor](self.specific_blocks[sensor](tokens))
+        return tokens
 
     def tokens(self, x: torch.Tensor, sensor: str, ids_keep: torch.Tensor | None = None) -> torch.Tensor:
         """Encoder output (N, 1 + K, D) of one sensor; `ids_keep` (N, K) selects visible patches."""
-        tokens = self._part("patch_embed", sensor)(x) + self.pos_embed[:, 1:]
+        tokens = self.patch_embed[sensor](x) + self.pos_embed[:, 1:]
         if ids_keep is not None:
             tokens = torch.gather(tokens, 1, ids_keep[..., None].expand(-1, -1, tokens.shape[-1]))
-        cls = (self._part("cls_token", sensor) + self.pos_embed[:, :1]).expand(tokens.shape[0], -1, -1)
-        tokens = torch.cat([cls, tokens], dim=1)
-        if self.cfg.specific_depth:
-            tokens = getattr(self, f"norm_{sensor}")(getattr(self, f"blocks_{sensor}")(tokens))
-        return self.norm(self.blocks(tokens))
+        return self.norm(self.blocks(self._specific(tokens, sensor)))
 
     def pool(self, tokens: torch.Tensor) -> torch.Tensor:
         """(N, D) pooled features: fc_norm(mean of patch tokens), or the CLS token."""
@@ -94,50 +95,35 @@ class CSMAEEncoder(nn.Module):
         """Both sensors; the shared blocks run once on the concatenated batch (fewer, larger matmuls)."""
         if self.cfg.specific_depth == 0 and x_s1.shape[0] != x_s2.shape[0]:
             return self.embed(x_s1, "s1"), self.embed(x_s2, "s2")
-        pre = []
-        for x, sensor in ((x_s1, "s1"), (x_s2, "s2")):
-            t = self._part("patch_embed", sensor)(x) + self.pos_embed[:, 1:]
-            cls = (self._part("cls_token", sensor) + self.pos_embed[:, :1]).expand(t.shape[0], -1, -1)
-            t = torch.cat([cls, t], dim=1)
-            if self.cfg.specific_depth:
-                t = getattr(self, f"norm_{sensor}")(getattr(self, f"blocks_{sensor}")(t))
-            pre.append(t)
+        pre = [self._specific(self.patch_embed[sensor](x) + self.pos_embed[:, 1:], sensor)
+               for x, sensor in ((x_s1, "s1"), (x_s2, "s2"))]
         shared = self.norm(self.blocks(torch.cat(pre)))
         pooled = F.normalize(self.pool(shared).float(), dim=-1)
         return pooled[: x_s1.shape[0]], pooled[x_s1.shape[0]:]
 
 
 class CSMAEDecoder(nn.Module):
-    """MAE decoder body with one linear head per target sensor (`targets`)."""
-
-    HEAD_NAMES = {"s1": "decoder_pred_s2_to_s1", "s2": "decoder_pred_s1_to_s2"}  # published names
+    """MAE decoder body with one linear head per target sensor: `heads[target]` for each of `targets`."""
 
     def __init__(self, cfg: CSMAEConfig, targets: tuple[str, ...]):
         super().__init__()
         dim, pixels = cfg.decoder_dim, cfg.patch_size ** 2
-        self.decoder_embed = nn.Linear(cfg.embed_dim, dim)
         self.mask_token = nn.Parameter(torch.zeros(1, 1, dim))
-        self.register_buffer("decoder_pos_embed", sincos_pos_embed(dim, cfg.grid_size))
-        self.decoder_blocks = _blocks(dim, cfg.decoder_depth, cfg.decoder_heads, cfg.mlp_ratio)
-        self.decoder_norm = nn.LayerNorm(dim)
-        self.targets = targets
-        if len(targets) == 1:
-            self.decoder_pred = nn.Linear(dim, pixels * model_channels(targets[0]))
-        else:
-            for target in targets:
-                setattr(self, self.HEAD_NAMES[target], nn.Linear(dim, pixels * model_channels(target)))
+        self.embed = nn.Linear(cfg.embed_dim, dim)
+        self.register_buffer("pos_embed", sincos_pos_embed(dim, cfg.grid_size))
+        self.blocks = _blocks(dim, cfg.decoder_depth, cfg.decoder_heads, cfg.mlp_ratio)
+        self.norm = nn.LayerNorm(dim)
+        self.heads = nn.ModuleDict({t: nn.Linear(dim, pixels * model_channels(t)) for t in targets})
 
     def forward(self, tokens: torch.Tensor, ids_restore: torch.Tensor, target: str) -> torch.Tensor:
         """tokens (N, 1 + K, D) visible tokens -> (N, L, patch*patch*C_target) pixel predictions."""
-        x = self.decoder_embed(tokens)
+        x = self.embed(tokens)
         n, length = x.shape[0], ids_restore.shape[1]
         filler = self.mask_token.expand(n, length + 1 - x.shape[1], -1)
         patches = torch.cat([x[:, 1:], filler], dim=1)
         patches = torch.gather(patches, 1, ids_restore[..., None].expand(-1, -1, x.shape[-1]))
-        x = torch.cat([x[:, :1], patches], dim=1) + self.decoder_pos_embed
-        x = self.decoder_norm(self.decoder_blocks(x))
-        head = self.decoder_pred if len(self.targets) == 1 else getattr(self, self.HEAD_NAMES[target])
-        return head(x)[:, 1:]
+        x = torch.cat([x[:, :1], patches], dim=1) + self.pos_embed
+        return self.heads[target](self.norm(self.blocks(x)))[:, 1:]
 
 
 @dataclass
@@ -208,11 +194,12 @@ class CSMAE(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.backbone = CSMAEEncoder(cfg)
+        # "common": one body for every reconstruction; "specific": one decoder per TARGET sensor, used for
+        # its uni-modal and its cross-modal reconstruction
         if cfg.decoder_kind == "common":
-            self.decoder = CSMAEDecoder(cfg, ("s1", "s2"))
+            self.decoders = nn.ModuleDict({"common": CSMAEDecoder(cfg, SENSORS)})
         else:
-            self.decoder_s2_to_s1 = CSMAEDecoder(cfg, ("s1",))  # reconstructs S1 (from S1 or S2)
-            self.decoder_s1_to_s2 = CSMAEDecoder(cfg, ("s2",))
+            self.decoders = nn.ModuleDict({s: CSMAEDecoder(cfg, (s,)) for s in SENSORS})
         self.initialize_weights()
 
     def initialize_weights(self) -> None:
@@ -226,14 +213,14 @@ class CSMAE(nn.Module):
                 nn.init.zeros_(module.bias)
             elif isinstance(module, PatchEmbed):  # like a Linear layer, as in MAE
                 nn.init.xavier_uniform_(module.proj.weight.view(module.proj.weight.shape[0], -1))
-        for name, parameter in self.named_parameters():
-            if name.endswith(("cls_token", "cls_token_s2", "mask_token")):
-                nn.init.normal_(parameter, std=0.02)
+        for sensor in SENSORS:
+            nn.init.normal_(self.backbone.cls_token[sensor], std=0.02)
+        for decoder in self.decoders.values():
+            nn.init.normal_(decoder.mask_token, std=0.02)
 
     def decoder_for(self, target: str) -> CSMAEDecoder:
-        if self.cfg.decoder_kind == "common":
-            return self.decoder
-        return self.decoder_s2_to_s1 if target == "s1" else self.decoder_s1_to_s2
+        """The decoder that reconstructs `target`'s pixels."""
+        return self.decoders["common" if self.cfg.decoder_kind == "common" else target]
 
     def forward(self, x_s1: torch.Tensor, x_s2: torch.Tensor,
                 generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
