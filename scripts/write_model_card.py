@@ -10,9 +10,8 @@ import json
 import sys
 from pathlib import Path
 
-
-from csmae_core.models.load import load_model
-from csmae_core.errors import CsmaeError
+from csmae_core import CsmaeError, load_model
+from csmae_core.evaluation.report import read_report
 
 
 def metrics_table(metrics: dict, k: str = "5") -> list[str]:
@@ -50,7 +49,7 @@ def render(path: Path, evaluation: Path | None, note: str) -> str:
     if note:
         lines += [note, ""]
     if evaluation and (evaluation / "metrics.json").is_file():
-        metrics = json.loads((evaluation / "metrics.json").read_text())
+        metrics = read_report(evaluation / "metrics.json").data
         protocol = metrics["protocol"]
         lines += [f"## Retrieval ({protocol['query_count']} queries of split(s) {protocol['queries']} against "
                   f"{protocol['archive_count']} pairs of split(s) {protocol['archive']})", "",
