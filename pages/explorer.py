@@ -87,7 +87,7 @@ def pair_picker(rows_in_view: np.ndarray, facts: TableFacts, backend: Backend) -
 
 def pair_detail(backend: Backend, row: int, pair: PatchFacts) -> None:
     st.markdown(f"**{html.escape(pair.name)}**")
-    st.markdown(label_chips(plain=pair.labels) or "*no labels*", unsafe_allow_html=True)
+    st.markdown(label_chips(plain=pair.labels, empty="no labels"), unsafe_allow_html=True)
     st.caption(pair_summary(backend.bundle.table, row))
     images = pair_images(backend, row)
     if images is None:

@@ -94,7 +94,7 @@ def query_panel(spec: QuerySpec, facts: PatchFacts, image: np.ndarray | None) ->
             st.multiselect("Labels of the upload (optional: enables label comparison)", LABELS_19, key=KEY_UPLOAD_LABELS)
             facts.labels = st.session_state[KEY_UPLOAD_LABELS]
         else:
-            st.markdown(label_chips(plain=facts.labels) or "_no labels known_", unsafe_allow_html=True)
+            st.markdown(label_chips(plain=facts.labels, empty="no labels known"), unsafe_allow_html=True)
         if facts.bbox:
             west, south, east, north = facts.bbox
             st.caption(f"Footprint {south:.4f}..{north:.4f} N, {west:.4f}..{east:.4f} E")

@@ -103,13 +103,16 @@ def test_protocol_rows_top_confusions_and_sample_rows():
 
 # ---------------------------------------------------------------- page helpers (pages run main() only as scripts)
 def test_label_chips_escape_label_text_and_mark_each_kind():
-    from pages.ui.evaluation_views import label_chips_html
+    # The app's one chip style (pages/ui/widgets.py) marks a missing label "−" (the Evaluation page's own
+    # chips, merged into it by the redesign, marked it "✗").
+    from pages.ui.widgets import label_chips
 
-    chips = label_chips_html(shared=["Arable land"], missing=["<b>x</b> & y"], extra=["Pastures"])
+    chips = label_chips(shared=["Arable land"], missing=["<b>x</b> & y"], extra=["Pastures"], empty="no labels")
     assert "&lt;b&gt;x&lt;/b&gt; &amp; y" in chips and "<b>x</b>" not in chips
     assert chips.count("<span") == 3
-    assert "✓ Arable land" in chips and "✗ &lt;b&gt;" in chips and "+ Pastures" in chips
-    assert "no labels" in label_chips_html()
+    assert "✓ Arable land" in chips and "− &lt;b&gt;" in chips and "+ Pastures" in chips
+    assert "no labels" in label_chips(empty="no labels")
+    assert "<em>&lt;i&gt;</em>" == label_chips(empty="<i>")
 
 
 def test_licence_text_from_the_demo_readme_or_the_standard_text(tmp_path):

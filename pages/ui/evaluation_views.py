@@ -27,15 +27,7 @@ LEGEND = {"shared": ["in the query and the result"], "missing": ["in the query, 
 # ---------------------------------------------------------------- label chips (pages.ui.widgets style)
 def chips_markdown(target=st, **labels) -> None:
     """pages.ui.widgets.label_chips of `labels` (shared=, missing=, extra=, plain=), or "no labels"."""
-    target.markdown(label_chips(**labels) or "<em>no labels</em>", unsafe_allow_html=True)
-
-
-def label_chips_html(shared=(), missing=(), extra=(), neutral=()) -> str:
-    """The former Evaluation-page chips API over the app's one chip style (pages.ui.widgets.label_chips),
-    kept for its callers: one <div>, "no labels" when empty, and a missing label marked ✗ as it was."""
-    missing_chips = label_chips(missing=missing).replace('">− ', '">✗ ')  # the sign follows the style's closing quote
-    chips = label_chips(shared=shared) + missing_chips + label_chips(extra=extra, plain=neutral)
-    return f"<div>{chips}</div>" if chips else "<div><em>no labels</em></div>"
+    target.markdown(label_chips(**labels, empty="no labels"), unsafe_allow_html=True)
 
 
 # ---------------------------------------------------------------- the committed evaluation

@@ -27,9 +27,10 @@ CHIP_COLOURS = {"shared": ("#1b7f3b", "#e3f4e8"), "missing": ("#b42318", "#fdece
                 "extra": ("#b54708", "#fff4e5"), "plain": ("#344054", "#f2f4f7")}
 
 
-def label_chips(shared=(), missing=(), extra=(), plain=()) -> str:
+def label_chips(shared=(), missing=(), extra=(), plain=(), empty: str = "") -> str:
     """HTML chips: shared (green), missing = query label the result lacks (red), extra = result label
-    the query lacks (orange), plain (grey, no comparison). Label text is escaped."""
+    the query lacks (orange), plain (grey, no comparison). Label text is escaped. With no label at all:
+    `empty` in italics (nothing when it is "")."""
     chips = []
     for kind, labels in (("shared", shared), ("missing", missing), ("extra", extra), ("plain", plain)):
         colour, background = CHIP_COLOURS[kind]
@@ -38,4 +39,6 @@ def label_chips(shared=(), missing=(), extra=(), plain=()) -> str:
             chips.append(f'<span class="chip chip-{kind}" title="{kind}" style="display:inline-block;margin:1px 2px;'
                          f'padding:0 6px;border-radius:9px;font-size:0.72rem;color:{colour};background:{background};'
                          f'border:1px solid {colour}33">{sign}{html.escape(label)}</span>')
+    if not chips and empty:
+        return f"<em>{html.escape(empty)}</em>"
     return "".join(chips)
