@@ -62,11 +62,11 @@ def card_markdown(card: dict) -> str:
 
 def model_facts(backend: Backend) -> tuple[dict, str, bool | None]:
     """(card, checkpoint content hash, input transposed or None) of the loaded model, or from the bundle
-    manifest when the entry loads none. Bundle has no accessor for the card and the orientation yet."""
+    manifest when the entry loads none."""
     if backend.encoder is not None:
         return backend.encoder.card, backend.encoder.content_hash, backend.encoder.transpose_input
-    manifest_model = backend.bundle.manifest.get("model", {})
-    return manifest_model.get("card", {}), backend.bundle.model_hash, manifest_model.get("transpose_input")
+    bundle = backend.bundle
+    return bundle.model_card, bundle.model_hash, bundle.transpose_input
 
 
 def show_model_card(backend: Backend) -> None:
@@ -93,22 +93,21 @@ def show_model_card(backend: Backend) -> None:
 def show_manifest(backend: Backend) -> None:
     st.header("Index bundle")
     bundle = backend.bundle
-    manifest = bundle.manifest  # name, created, precision, recall and archive: Bundle has no accessor yet
-    recall = manifest.get("index", {}).get("recall_at_10") or {}
+    recall = bundle.recall_at_10
     recall_text = ", ".join(f"{s.upper()} {v:.3f}" for s, v in recall.items() if v is not None) or "exact (no loss)"
-    archive = manifest.get("archive", {})
+    archive = bundle.archive_source
     cols = st.columns(4)
     cols[0].metric("Pairs", f"{len(bundle.table):,}")
     cols[1].metric("Sensors", " + ".join(s.upper() for s in bundle.sensors))
     cols[2].metric("Dimension", str(bundle.dim))
     cols[3].metric("Index", bundle.spec.kind)
-    st.markdown(f"- **Name**: {manifest.get('name', '?')} · encoder family `{bundle.family}`\n"
-                f"- **Created**: {manifest.get('created', '?')} · embeddings {manifest.get('precision', '?')}\n"
+    st.markdown(f"- **Name**: {bundle.name} · encoder family `{bundle.family}`\n"
+                f"- **Created**: {bundle.created or '?'} · embeddings {bundle.precision}\n"
                 f"- **Index recall@10 against exact search**: {recall_text}\n"
                 f"- **Archive**: {archive.get('path', '?')} ({archive.get('source', '?')})\n"
                 f"- **Folder**: `{bundle.path}`")
     with st.expander("Full manifest (JSON)"):
-        st.json(manifest, expanded=False)
+        st.json(bundle.manifest, expanded=False)
 
 
 # ---------------------------------------------------------------- licence

@@ -134,7 +134,7 @@ def inspect_query(backend: Backend, report: EvaluationReport, direction: str, qu
 def show_failures(report: EvaluationReport, backend: Backend) -> tuple[str, dict, list[tuple[str, int]]] | None:
     """Failure inspection; returns (direction, direction entry, points to highlight) for the sections below."""
     st.header("Failure inspection")
-    bundle_name, table = backend.bundle.manifest.get("name"), backend.bundle.table
+    bundle_name, table = backend.bundle.name, backend.bundle.table
     scope = choose_failure_scope(report, bundle_name)
     if scope is None:
         return None

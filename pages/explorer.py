@@ -35,7 +35,7 @@ def cached_facts(cache_key: str, _table) -> TableFacts:
 def facts_of(backend: Backend) -> TableFacts:
     """The table facts of the backend's bundle, computed once per server (per bundle build)."""
     bundle = backend.bundle
-    return cached_facts(f"{bundle.path}|{bundle.manifest.get('created')}|{len(bundle.table)}", bundle.table)
+    return cached_facts(f"{bundle.path}|{bundle.created}|{len(bundle.table)}", bundle.table)
 
 
 def sidebar_filters(facts: TableFacts) -> dict[str, list[str]]:

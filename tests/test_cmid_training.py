@@ -1,6 +1,5 @@
 """CMID training through scripts/train.py on the real demo archive with tiny networks: every backbone family,
 export and load_model, resume with the teacher intact, the method switch, the guards and the configs."""
-import sys
 
 import pytest
 import torch
@@ -13,9 +12,8 @@ from csmae_core.errors import InputError
 from csmae_core.errors import NonFiniteLossError
 from csmae_core.training.config import TrainConfig
 from tests.conftest import ROOT
+from scripts import train
 
-sys.path.insert(0, str(ROOT / "scripts"))
-import train  # noqa: E402
 
 CONFIG = str(ROOT / "configs/cmid_demo.yaml")
 SMALL_HEADS = ["--set", "model.projection_dim=16", "--set", "model.projection_hidden_dim=32",

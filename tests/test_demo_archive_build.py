@@ -8,10 +8,9 @@ import sys
 
 import pytest
 
-from tests.conftest import DEMO, ROOT
+from tests.conftest import DEMO
+from scripts import build_demo_archive
 
-sys.path.insert(0, str(ROOT / "scripts"))
-import build_demo_archive  # noqa: E402
 
 
 def test_missing_wheels_are_explained(tmp_path, capsys):

@@ -1,7 +1,6 @@
 """Index bundles, search with filters and label comparison, evaluation script, on the real demo archive."""
 import json
 import shutil
-import sys
 
 import numpy as np
 import pytest
@@ -11,15 +10,13 @@ from csmae_core.retrieval.bundle import Bundle
 from csmae_core.retrieval.faiss_index import build_index as build_faiss_index, choose_spec, recall_at_k
 from csmae_core.retrieval.search import Filters, Query, SearchEngine, compare_labels
 from tests.conftest import ROOT
+from scripts import build_index, evaluate
 
-sys.path.insert(0, str(ROOT / "scripts"))
-import build_index  # noqa: E402
-import evaluate  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
-    import train
+    from scripts import train
 
     out = tmp_path_factory.mktemp("model")
     assert train.main(["--config", str(ROOT / "configs/demo.yaml"), "--out", str(out / "run"), "--max-steps", "3",
@@ -193,3 +190,13 @@ def test_evaluate_script_writes_all_outputs(bundle_path, tiny_model, tmp_path, c
         assert (out / name).stat().st_size > 0
     assert "pixel_correlation" in capsys.readouterr().out
     assert evaluate.main(["--bundle", str(bundle_path), "--queries", "nope", "--out", str(out)]) == 2
+
+
+def test_bundle_accessors_read_the_manifest(bundle_path):
+    bundle = Bundle(bundle_path)
+    manifest = bundle.manifest
+    assert bundle.name == manifest["name"] == "demo" and bundle.created == manifest["created"]
+    assert bundle.precision == "fp32" and bundle.recall_at_10 == {"s1": None, "s2": None}  # exact index
+    assert bundle.archive_source["path"].endswith("demo") and bundle.archive_source["source"]
+    assert bundle.model_card["data"]["pairs"] == 60 and "pair_ids" not in bundle.model_card["data"]
+    assert bundle.transpose_input is False

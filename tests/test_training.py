@@ -1,5 +1,4 @@
 """Training through scripts/train.py on the real demo archive with a tiny model; resume; guards."""
-import math
 import signal
 import subprocess
 import sys
@@ -15,10 +14,8 @@ from csmae_core.training.config import TrainConfig
 from csmae_core.training.csmae import CSMAELightning
 from csmae_core.training.schedules import warmup_cosine
 from tests.conftest import ROOT
+from scripts import convert_checkpoint, train
 
-sys.path.insert(0, str(ROOT / "scripts"))
-import convert_checkpoint  # noqa: E402
-import train  # noqa: E402
 
 TINY = ["--set", "model.size=tiny", "--set", "model.specific_depth=1", "--set", "model.shared_depth=1",
         "--set", "model.decoder_dim=32", "--set", "model.decoder_depth=1", "--set", "model.decoder_heads=2",

@@ -211,6 +211,41 @@ class Bundle:
         return bool(self.manifest["model"].get("cross_sensor", True)) and len(self.sensors) > 1
 
     @property
+    def name(self) -> str:
+        return str(self.manifest.get("name") or self.path.name)
+
+    @property
+    def created(self) -> str:
+        """UTC build time as written in the manifest ("" when absent)."""
+        return str(self.manifest.get("created", ""))
+
+    @property
+    def precision(self) -> str:
+        """Precision the embeddings were computed in (fp32, bf16, or a note for synthetic vectors)."""
+        return str(self.manifest.get("precision", "fp32"))
+
+    @property
+    def recall_at_10(self) -> dict[str, float | None]:
+        """Per sensor: recall@10 of the index against exact search (None: the index is exact)."""
+        return dict(self.manifest["index"].get("recall_at_10") or {})
+
+    @property
+    def archive_source(self) -> dict[str, str]:
+        """Where the embedded archive was (`path`) and what it was (`source`)."""
+        return dict(self.manifest.get("archive") or {})
+
+    @property
+    def model_card(self) -> dict:
+        """The card of the model that built the bundle (without its training pair ids)."""
+        return dict(self.manifest["model"].get("card") or {})
+
+    @property
+    def transpose_input(self) -> bool | None:
+        """Whether that model read transposed inputs (None: the manifest does not say)."""
+        value = self.manifest["model"].get("transpose_input")
+        return None if value is None else bool(value)
+
+    @property
     def model_description(self) -> str:
         model = self.manifest["model"]
         if model.get("description"):

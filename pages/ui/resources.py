@@ -94,14 +94,13 @@ def current_backend() -> Backend | None:
 
 
 def render_sidebar(backend: Backend) -> None:
-    manifest = backend.bundle.manifest
+    bundle = backend.bundle
     device = backend.encoder.device if backend.encoder else "no model (search by archive patch only)"
-    spaces = "" if backend.bundle.cross_sensor else " · S1 and S2 in separate spaces (same-sensor search only)"
+    spaces = "" if bundle.cross_sensor else " · S1 and S2 in separate spaces (same-sensor search only)"
     st.sidebar.caption(
-        f"**Model** {backend.bundle.model_description} · hash `{backend.bundle.model_hash[:12]}`{spaces}  \n"
-        f"**Bundle** {manifest['name']} · {manifest['counts']['pairs']:,} pairs × "
-        f"{' + '.join(s.upper() for s in backend.bundle.sensors)} · "
-        f"{manifest['index']['spec']['kind']} index  \n**Device** {device}")
+        f"**Model** {bundle.model_description} · hash `{bundle.model_hash[:12]}`{spaces}  \n"
+        f"**Bundle** {bundle.name} · {len(bundle.table):,} pairs × {' + '.join(s.upper() for s in bundle.sensors)} · "
+        f"{bundle.spec.kind} index  \n**Device** {device}")
 
 
 def pair_images(backend: Backend, row: int) -> dict[str, np.ndarray] | None:
