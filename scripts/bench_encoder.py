@@ -23,10 +23,9 @@ from pathlib import Path
 
 import torch
 
-
+from csmae_core.models.base import default_device
 from csmae_core.models.csmae.checkpoint import Checkpoint, split_state
 from csmae_core.models.csmae.config import CSMAEConfig
-from csmae_core.models.base import default_device
 from csmae_core.models.csmae.encoder import CSMAERetrievalEncoder
 from csmae_core.models.csmae.model import encoder_flops
 from csmae_core.models.csmae.reference import PublishedLayoutEncoder

@@ -51,7 +51,7 @@ def parse_args(argv):
 
 
 def latency(engine, vectors, table, settings: dict, queries: int) -> dict:
-    from csmae_core.retrieval.search import Filters, Query
+    from csmae_core.retrieval.search import Query
 
     rng = np.random.default_rng(2)
     rows = rng.choice(len(table), queries, replace=False)

@@ -28,13 +28,12 @@ from pathlib import Path
 
 import pandas as pd
 
-
 from csmae_core.errors import CsmaeError
 from csmae_core.geo import footprint_from_name, tile_of_name
-from csmae_core.io.names import date_of_name
 from csmae_core.io.folders import BenV1Folders
 from csmae_core.io.lmdb_pickle import EncodedLmdb
 from csmae_core.io.lmdb_rico import RicoLmdb
+from csmae_core.io.names import date_of_name
 from csmae_core.io.packed import ARRAYS_FILE, TABLE_FILE, footprint_columns, write_packed_archive
 from csmae_core.labels import to_19
 

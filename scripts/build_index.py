@@ -16,9 +16,9 @@ import shutil
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-
 from csmae_core.cli import run_script
+
+ROOT = Path(__file__).resolve().parents[1]
 
 log = logging.getLogger("build_index")
 RECALL_QUERIES = 1000
@@ -65,11 +65,17 @@ def build_indexes(workdir: Path, sensors, kind: str) -> dict:
 
 
 def run(args) -> int:
-    from csmae_core.retrieval.bundle import (TABLE, bundle_manifest, bundle_table, model_manifest, new_workdir,
-                                            write_bundle)
-    from csmae_core.retrieval.embedding import embed_archive, is_launching_process
-    from csmae_core.models.load import load_model
     from csmae_core.io.detect import open_archive
+    from csmae_core.models.load import load_model
+    from csmae_core.retrieval.bundle import (
+        TABLE,
+        bundle_manifest,
+        bundle_table,
+        model_manifest,
+        new_workdir,
+        write_bundle,
+    )
+    from csmae_core.retrieval.embedding import embed_archive, is_launching_process
 
     encoder = load_model(args.model, "cuda" if args.accelerator == "gpu" else None)
     encoder.precision = args.precision

@@ -15,9 +15,8 @@ import argparse
 import sys
 from pathlib import Path
 
-
-from csmae_core.models.csmae.checkpoint import load_checkpoint, save_checkpoint
 from csmae_core.errors import CsmaeError
+from csmae_core.models.csmae.checkpoint import load_checkpoint, save_checkpoint
 
 
 def main(argv=None) -> int:

@@ -37,10 +37,11 @@ import json
 import sys
 from pathlib import Path
 
-from csmae_core.errors import CsmaeError
 from loadtest.drive import CLIENTS, run_load
 from loadtest.report import print_report
 from loadtest.server import ROOT, AppServer
+
+from csmae_core.errors import CsmaeError
 
 
 def parse_args(argv):

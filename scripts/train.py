@@ -20,10 +20,10 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-
 from csmae_core.cli import run_script
 from csmae_core.training.config import METHODS
+
+ROOT = Path(__file__).resolve().parents[1]
 
 log = logging.getLogger("train")
 

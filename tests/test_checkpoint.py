@@ -12,9 +12,9 @@ from csmae_core.errors import CheckpointError
 from csmae_core.models.csmae.checkpoint import Checkpoint, load_checkpoint, save_checkpoint, split_state
 from csmae_core.models.csmae.config import CSMAEConfig
 from csmae_core.models.csmae.model import CSMAE
+from csmae_core.models.csmae.reference import PublishedLayoutEncoder
 from csmae_core.preprocess import model_input
 from csmae_core.record import PatchRecord
-from csmae_core.models.csmae.reference import PublishedLayoutEncoder
 
 SMALL = dict(embed_dim=192, num_heads=3, specific_depth=2, shared_depth=2)
 

@@ -19,8 +19,8 @@ from csmae_core.models.csmae.config import CSMAEConfig
 from csmae_core.models.csmae.model import CSMAE
 from csmae_core.models.weights import FORMAT, content_hash
 from csmae_core.retrieval.bundle import Bundle, check_model
-from csmae_core.training.csmae import CSMAELightning
 from csmae_core.training.config import TrainConfig
+from csmae_core.training.csmae import CSMAELightning
 from scripts import build_index, convert_checkpoint
 from tests.conftest import ROOT
 from tests.test_checkpoint import SMALL, randomised_reference, write_published_dir

@@ -9,14 +9,13 @@ import torch
 import torch.nn.functional as F
 
 import csmae_core
-from csmae_core.errors import CheckpointError
-from csmae_core.models.csmae.checkpoint import load_checkpoint
+from csmae_core.errors import CheckpointError, InputError
 from csmae_core.models.cmid import official
 from csmae_core.models.cmid.checkpoint import CMIDCheckpoint, save_cmid_checkpoint, student_checkpoint
 from csmae_core.models.cmid.config import CMIDConfig
-from csmae_core.training.cmid import CMIDLightning
 from csmae_core.models.cmid.model import CMID
-from csmae_core.errors import InputError
+from csmae_core.models.csmae.checkpoint import load_checkpoint
+from csmae_core.training.cmid import CMIDLightning
 from csmae_core.training.config import TrainConfig
 from tests.test_checkpoint import DictConfig, RunsCode, records
 

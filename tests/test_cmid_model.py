@@ -2,12 +2,12 @@
 import pytest
 import torch
 
+from csmae_core.errors import InputError
 from csmae_core.models.cmid.backbones import SensorBackbone
 from csmae_core.models.cmid.config import CMIDConfig
-from csmae_core.training.views import augmented_view, location_map
 from csmae_core.models.cmid.model import CMID, token_locations
-from csmae_core.errors import InputError
 from csmae_core.training.config import DataConfig
+from csmae_core.training.views import augmented_view, location_map
 
 HEADS = dict(projection_dim=16, projection_hidden_dim=32, num_prototypes=8, local_hidden_dim=32,
              local_bottleneck_dim=8, local_layers=2, queue_size=32)

@@ -5,15 +5,13 @@ import pytest
 import torch
 
 import csmae_core
-from csmae_core.training.cmid import CMIDLightning
+from csmae_core.errors import InputError, NonFiniteLossError
 from csmae_core.models.cmid.losses import cosine_momentum
 from csmae_core.models.cmid.model import StepOutput
-from csmae_core.errors import InputError
-from csmae_core.errors import NonFiniteLossError
+from csmae_core.training.cmid import CMIDLightning
 from csmae_core.training.config import TrainConfig
-from tests.conftest import ROOT
 from scripts import train
-
+from tests.conftest import ROOT
 
 CONFIG = str(ROOT / "configs/cmid_demo.yaml")
 SMALL_HEADS = ["--set", "model.projection_dim=16", "--set", "model.projection_hidden_dim=32",

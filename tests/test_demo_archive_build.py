@@ -8,9 +8,8 @@ import sys
 
 import pytest
 
-from tests.conftest import DEMO
 from scripts import build_demo_archive
-
+from tests.conftest import DEMO
 
 
 def test_missing_wheels_are_explained(tmp_path, capsys):

@@ -11,11 +11,22 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from csmae_core.retrieval.aggregate import (cell_size, data_bounds, filter_rows, fit_view, grid_cells, in_bounds,
-                                            label_counts, label_matrix, nearest_cell, nearest_row, view_bounds,
-                                            viewport_points)
-from csmae_core.retrieval.browse import pair_summary, patch_features, table_facts
 from csmae_core.labels import LABELS_19
+from csmae_core.retrieval.aggregate import (
+    cell_size,
+    data_bounds,
+    filter_rows,
+    fit_view,
+    grid_cells,
+    in_bounds,
+    label_counts,
+    label_matrix,
+    nearest_cell,
+    nearest_row,
+    view_bounds,
+    viewport_points,
+)
+from csmae_core.retrieval.browse import pair_summary, patch_features, table_facts
 from tests.conftest import ROOT
 
 ARABLE, FOREST, WATER = "Arable land", "Coniferous forest", "Marine waters"
@@ -206,8 +217,8 @@ needs_reben = pytest.mark.skipif(not REBEN or not Path(REBEN).is_file(),
 
 @pytest.fixture(scope="module")
 def reben_table() -> pd.DataFrame:
-    from csmae_core.retrieval.bundle import bundle_table
     from csmae_core.io.folders import read_reben_metadata
+    from csmae_core.retrieval.bundle import bundle_table
 
     return bundle_table(read_reben_metadata(REBEN))
 

@@ -7,11 +7,11 @@ import pytest
 
 from csmae_core.errors import BundleError
 from csmae_core.retrieval.bundle import Bundle
-from csmae_core.retrieval.faiss_index import build_index as build_faiss_index, choose_spec, recall_at_k
+from csmae_core.retrieval.faiss_index import build_index as build_faiss_index
+from csmae_core.retrieval.faiss_index import choose_spec, recall_at_k
 from csmae_core.retrieval.search import Filters, Query, SearchEngine, compare_labels
-from tests.conftest import ROOT
 from scripts import build_index, evaluate
-
+from tests.conftest import ROOT
 
 
 @pytest.fixture(scope="module")

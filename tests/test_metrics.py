@@ -1,7 +1,14 @@
 import numpy as np
 import pytest
 
-from csmae_core.evaluation.metrics import (average_precision, counterpart_ranks, pair_precision_recall, per_class_precision, rank_summary, retrieval_metrics)
+from csmae_core.evaluation.metrics import (
+    average_precision,
+    counterpart_ranks,
+    pair_precision_recall,
+    per_class_precision,
+    rank_summary,
+    retrieval_metrics,
+)
 
 
 def hot(*sets, classes=4):

@@ -4,9 +4,18 @@ import itertools
 import pytest
 import torch
 
-from csmae_core.models.csmae.config import CSMAEConfig
 from csmae_core.errors import InputError
-from csmae_core.models.csmae.model import (CSMAE, draw_masks, mde_loss, nt_xent, parameter_count, patchify, reconstruction_loss, sincos_pos_embed)
+from csmae_core.models.csmae.config import CSMAEConfig
+from csmae_core.models.csmae.model import (
+    CSMAE,
+    draw_masks,
+    mde_loss,
+    nt_xent,
+    parameter_count,
+    patchify,
+    reconstruction_loss,
+    sincos_pos_embed,
+)
 
 TINY = dict(size="tiny", decoder_dim=32, decoder_depth=1, decoder_heads=2, img_size=60, patch_size=15)
 

@@ -11,8 +11,15 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from csmae_core.errors import InputError
+from csmae_core.evaluation.projection import (
+    counterpart_rank_by_row,
+    pca_2d,
+    protocol_rows,
+    sample_rows,
+    top_confusions,
+    worst_queries,
+)
 from csmae_core.labels import LABELS_19
-from csmae_core.evaluation.projection import (counterpart_rank_by_row, pca_2d, protocol_rows, sample_rows, top_confusions, worst_queries)
 from tests.conftest import ROOT
 
 ASSETS = ROOT / "assets"

@@ -1,11 +1,10 @@
 """AppTest of the search page (home): archive queries, uploads, filters, URL restore, exports."""
 import json
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
-from csmae_core.retrieval.export import results_csv, results_geojson
 from csmae_core.io.upload import read_upload
+from csmae_core.retrieval.export import results_csv, results_geojson
 from pages.ui.state import KEY_QUERY, QuerySpec
 from tests.conftest import ROOT, V1_S2
 

@@ -8,14 +8,12 @@ import pytest
 import torch
 
 import csmae_core
-from csmae_core.errors import InputError
-from csmae_core.errors import NonFiniteLossError
+from csmae_core.errors import InputError, NonFiniteLossError
 from csmae_core.training.config import TrainConfig
 from csmae_core.training.csmae import CSMAELightning
 from csmae_core.training.schedules import warmup_cosine
-from tests.conftest import ROOT
 from scripts import convert_checkpoint, train
-
+from tests.conftest import ROOT
 
 TINY = ["--set", "model.size=tiny", "--set", "model.specific_depth=1", "--set", "model.shared_depth=1",
         "--set", "model.decoder_dim=32", "--set", "model.decoder_depth=1", "--set", "model.decoder_heads=2",

@@ -17,8 +17,7 @@ from rasterio.transform import from_origin
 
 from csmae_core.bands import BANDS, IGNORED_BANDS, PATCH_PIXELS, STORED_BANDS, UPLOAD_DEFAULT_ORDER
 from csmae_core.errors import DataNotFoundError, InputError
-from csmae_core.io.upload import MAX_UPLOAD_BYTES, read_upload, upload_raster_size
-from csmae_core.io.upload import safety
+from csmae_core.io.upload import MAX_UPLOAD_BYTES, read_upload, safety, upload_raster_size
 
 UTM33 = "EPSG:32633"
 X0, Y0 = 500000.0, 5300000.0

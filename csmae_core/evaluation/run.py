@@ -18,7 +18,13 @@ import torch
 import torch.nn.functional as F
 
 from csmae_core.bands import MODEL_BANDS
-from csmae_core.evaluation.metrics import (average_precision, counterpart_ranks, per_class_precision, rank_summary, retrieval_metrics)
+from csmae_core.evaluation.metrics import (
+    average_precision,
+    counterpart_ranks,
+    per_class_precision,
+    rank_summary,
+    retrieval_metrics,
+)
 
 DIRECTIONS = (("s1", "s1"), ("s2", "s2"), ("s1", "s2"), ("s2", "s1"))
 POOLED_GRID = 12

@@ -61,8 +61,8 @@ def lmdb_holds_pickles(path: Path) -> bool:
 
 def read_lmdb_entry(path: Path, key: str | None) -> PatchRecord | PatchPair:
     """One entry of an LMDB without metadata (for inspection)."""
-    from csmae_core.io.lmdb_pickle import EncodedLmdb
     from csmae_core.io.lmdb import lmdb_keys, open_lmdb
+    from csmae_core.io.lmdb_pickle import EncodedLmdb
     from csmae_core.io.lmdb_rico import RicoLmdb
 
     if lmdb_holds_pickles(path):

@@ -17,9 +17,9 @@ from csmae_core.bands import BANDS, MODEL_BANDS, STORED_BANDS
 from csmae_core.errors import DataNotFoundError, InputError
 from csmae_core.geo import footprint_from_labels_metadata, footprint_from_name, tile_of_name
 from csmae_core.io.archive import PairArchive
-from csmae_core.io.names import split_band_file_name
 from csmae_core.io.geotiff import read_band_file
 from csmae_core.io.metadata import attach_row_meta, read_reben_metadata, with_defaults
+from csmae_core.io.names import split_band_file_name
 from csmae_core.labels import to_19
 from csmae_core.record import PatchPair, PatchRecord
 

@@ -17,7 +17,6 @@ except ImportError:  # pragma: no cover - private module moved
 from csmae_core.errors import InputError
 from csmae_core.geo import Footprint, footprint_from_transform
 
-
 MAX_BAND_SIDE = 1200  # BigEarthNet band files are 20..120 pixels; a huge declared size is not read
 
 

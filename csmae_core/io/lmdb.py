@@ -10,7 +10,6 @@ import lmdb
 from csmae_core.bands import BANDS, MODEL_BANDS, STORED_BANDS
 from csmae_core.errors import DataNotFoundError, InputError
 
-
 # LMDB refuses a second open of the same environment in one process while the first is alive (an error
 # traceback, a cached reader ...): every reader of a path shares its one live read-only environment.
 _OPEN: weakref.WeakValueDictionary[str, lmdb.Environment] = weakref.WeakValueDictionary()

@@ -12,7 +12,6 @@ from csmae_core.io.names import season_of_name
 from csmae_core.labels import to_19
 from csmae_core.record import PatchPair
 
-
 REBEN_COLUMNS = ("patch_id", "labels", "split", "country", "s1_name", "s2v1_name",
                  "contains_seasonal_snow", "contains_cloud_or_shadow")
 

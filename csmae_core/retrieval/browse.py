@@ -13,8 +13,17 @@ import numpy as np
 import pandas as pd
 
 from csmae_core.labels import LABELS_19
-from csmae_core.retrieval.aggregate import (Bounds, data_bounds, filter_rows, in_bounds, label_counts, label_matrix,
-                                            nearest_cell, nearest_row, viewport_points)
+from csmae_core.retrieval.aggregate import (
+    Bounds,
+    data_bounds,
+    filter_rows,
+    in_bounds,
+    label_counts,
+    label_matrix,
+    nearest_cell,
+    nearest_row,
+    viewport_points,
+)
 
 SEASON_ORDER = ("Spring", "Summer", "Fall", "Autumn", "Winter")
 SPLIT_ORDER = ("train", "validation", "test")

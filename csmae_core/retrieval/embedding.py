@@ -18,9 +18,9 @@ from lightning.pytorch.callbacks import BasePredictionWriter
 from torch.utils.data import DataLoader, Dataset
 
 from csmae_core.bands import SENSORS
-from csmae_core.models.base import EncoderBase
 from csmae_core.errors import CsmaeError
 from csmae_core.io.archive import PairArchive
+from csmae_core.models.base import EncoderBase
 from csmae_core.preprocess import model_input
 
 

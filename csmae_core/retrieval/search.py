@@ -13,12 +13,12 @@ import faiss
 import numpy as np
 
 from csmae_core.bands import SENSORS, check_sensor
-from csmae_core.retrieval.bundle import Bundle
 from csmae_core.errors import InputError
-from csmae_core.retrieval.faiss_index import search_parameters
+from csmae_core.evaluation.metrics import average_precision, retrieval_metrics
 from csmae_core.geo import haversine_km
 from csmae_core.labels import LABELS_19, multi_hot_matrix, to_19
-from csmae_core.evaluation.metrics import average_precision, retrieval_metrics
+from csmae_core.retrieval.bundle import Bundle
+from csmae_core.retrieval.faiss_index import search_parameters
 
 EXACT_RANK_LIMIT = 200_000  # above this, counterpart ranks come from the index's top RANK_DEPTH
 RANK_DEPTH = 100           # (an extra search of that depth per query: kept small, it is not free)

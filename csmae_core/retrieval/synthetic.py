@@ -18,8 +18,15 @@ import pandas as pd
 
 from csmae_core.bands import SENSORS
 from csmae_core.labels import multi_hot_matrix
-from csmae_core.retrieval.bundle import (TABLE, bundle_manifest, embeddings_file, index_file, new_workdir,
-                                         synthetic_model_manifest, write_bundle)
+from csmae_core.retrieval.bundle import (
+    TABLE,
+    bundle_manifest,
+    embeddings_file,
+    index_file,
+    new_workdir,
+    synthetic_model_manifest,
+    write_bundle,
+)
 from csmae_core.retrieval.faiss_index import IndexSpec, build_index, index_bytes, recall_at_k
 
 SYNTHETIC_DESCRIPTION = "none: synthetic vectors"

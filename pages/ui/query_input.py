@@ -14,8 +14,7 @@ from csmae_core.bands import PATCH_PIXELS
 from csmae_core.errors import CsmaeError
 from csmae_core.io.upload import UPLOAD_FORMS, UploadLayout, read_upload, upload_layout
 from csmae_core.record import PatchRecord
-from csmae_core.retrieval.pair_lookup import (archive_centre, map_markers, nearest_pair, pair_listing,
-                                              pairs_matching)
+from csmae_core.retrieval.pair_lookup import archive_centre, map_markers, nearest_pair, pair_listing, pairs_matching
 from csmae_core.retrieval.queries import patch_name
 from pages.ui.maps import offline_map
 from pages.ui.resources import Backend

@@ -11,8 +11,8 @@ import numpy as np
 import streamlit as st
 
 from csmae_core import Bundle, CsmaeError, EncoderBase, SearchEngine, load_model, open_archive
-from csmae_core.preview import preview
 from csmae_core.catalogue import catalogue_path, read_catalogue
+from csmae_core.preview import preview
 from pages.ui.state import KEY_ENTRY
 
 log = logging.getLogger(__name__)

@@ -7,8 +7,8 @@ import folium
 import streamlit as st
 from streamlit_folium import st_folium
 
-from csmae_core.retrieval.aggregate import fit_view
 from csmae_core.preview import preview
+from csmae_core.retrieval.aggregate import fit_view
 from csmae_core.retrieval.search import SearchResponse
 from pages.ui.maps import offline_map
 from pages.ui.resources import Backend

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.bad_inputs.builder import (ASSETS, DATA, RICO_PAIR, S1_NAME, S2_NAME, V1_S1, V1_S2, RunsCode,
-                                      random_bytes)
+from tests.bad_inputs.builder import ASSETS, DATA, RICO_PAIR, S1_NAME, S2_NAME, V1_S1, V1_S2, RunsCode, random_bytes
 from tests.bad_inputs.spec import Category
 
 CASES = Category("archive")

@@ -19,8 +19,17 @@ from csmae_core.errors import InputError
 from csmae_core.geo import Footprint, footprint_from_transform
 from csmae_core.io.folders import read_patch_folder, sensor_of_bands
 from csmae_core.io.names import split_band_file_name
-from csmae_core.io.upload.grid import (TARGET_M, Grid, check_valid, epsg_of, georeferenced, grid_10m,
-                                       place_window, window_footprint, window_note)
+from csmae_core.io.upload.grid import (
+    TARGET_M,
+    Grid,
+    check_valid,
+    epsg_of,
+    georeferenced,
+    grid_10m,
+    place_window,
+    window_footprint,
+    window_note,
+)
 from csmae_core.io.upload.naming import band_names, drop_ignored, group_band_files
 from csmae_core.io.upload.safety import open_raster, raster_errors
 from csmae_core.io.upload.units import finish

@@ -16,8 +16,8 @@ import torch.nn.functional as F
 from timm.models.vision_transformer import VisionTransformer
 
 from csmae_core.bands import check_sensor, model_channels
-from csmae_core.models.cmid.config import CMIDConfig
 from csmae_core.errors import InputError
+from csmae_core.models.cmid.config import CMIDConfig
 
 SWIN_MODEL = "swin_base_patch4_window7_224"  # Swin-B layout; depths/widths/window from the config
 

@@ -20,8 +20,14 @@ from csmae_core.bands import MODEL_BANDS, SENSORS, normalisation
 from csmae_core.errors import CheckpointError
 from csmae_core.models.cmid.backbones import CMIDBackbone
 from csmae_core.models.cmid.config import CMIDConfig
-from csmae_core.models.weights import (FORMAT, FORMAT_VERSION, content_hash, is_project_file, strict_load,
-                                       write_atomically)
+from csmae_core.models.weights import (
+    FORMAT,
+    FORMAT_VERSION,
+    content_hash,
+    is_project_file,
+    strict_load,
+    write_atomically,
+)
 
 FAMILY = "cmid"
 STUDENT_PREFIX = "model.student."  # CMIDLightning -> CMID.student

@@ -12,10 +12,16 @@ from typing import Any
 import torch
 
 from csmae_core.errors import CheckpointError
-from csmae_core.models.weights import content_hash
-from csmae_core.models.cmid import official
-from csmae_core.models.cmid.checkpoint import (CMIDCheckpoint, from_lightning, from_project, is_lightning_cmid, is_project_cmid)
 from csmae_core.models.base import EncoderBase
+from csmae_core.models.cmid import official
+from csmae_core.models.cmid.checkpoint import (
+    CMIDCheckpoint,
+    from_lightning,
+    from_project,
+    is_lightning_cmid,
+    is_project_cmid,
+)
+from csmae_core.models.weights import content_hash
 
 
 class CMIDEncoder(EncoderBase):

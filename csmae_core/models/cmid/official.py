@@ -32,11 +32,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from csmae_core.bands import MODEL_BANDS, normalisation
-from csmae_core.errors import CheckpointError
-from csmae_core.models.weights import strict_load
+from csmae_core.errors import CheckpointError, InputError
 from csmae_core.models.cmid.backbones import body, build_timm, global_feature, stem
 from csmae_core.models.cmid.config import RESNET50, SWIN_B
-from csmae_core.errors import InputError
+from csmae_core.models.weights import strict_load
 
 STUDENT_PREFIX = "online_encoder.model."
 RGB_BANDS = ("B04", "B03", "B02")

@@ -29,8 +29,14 @@ from csmae_core.models.csmae.compat import published_to_model_keys
 from csmae_core.models.csmae.config import CSMAEConfig
 from csmae_core.models.csmae.model import CSMAE, CSMAEEncoder
 from csmae_core.models.settings import SIZES
-from csmae_core.models.weights import (EXPECTED_FILES, FORMAT, content_hash, read_torch_file, strict_load,
-                                       write_atomically)
+from csmae_core.models.weights import (
+    EXPECTED_FILES,
+    FORMAT,
+    content_hash,
+    read_torch_file,
+    strict_load,
+    write_atomically,
+)
 
 log = logging.getLogger(__name__)
 _HEADS_BY_DIM = {dim: heads for dim, _, heads in SIZES.values()}
