@@ -7,7 +7,7 @@ use, so `import csmae_core` stays light (no torch or FAISS until a model or bund
     import csmae_core
     encoder = csmae_core.load_model("assets/models/demo.pt")
     record = csmae_core.read_upload("patch.tif")
-    bundle = csmae_core.Bundle("assets/bundles/demo", expected_model_hash=encoder.content_hash)
+    bundle = csmae_core.Bundle("assets/bundles/demo", expected_model_hash=encoder.accepted_hashes)
     engine = csmae_core.SearchEngine(bundle)
     vector = encoder.embed_records([record], record.sensor)[0]
     response = engine.search(csmae_core.Query(vector, record.sensor), targets=("s1", "s2"), k=10)
@@ -25,7 +25,7 @@ _LAZY = {
     "to_19": "csmae_core.labels", "PatchRecord": "csmae_core.record", "PatchPair": "csmae_core.record",
     "Footprint": "csmae_core.geo",
     # readers
-    "read_upload": "csmae_core.io.upload", "read_any": "csmae_core.io.detect", "open_archive": "csmae_core.io.detect",
+    "read_upload": "csmae_core.io.upload", "upload_layout": "csmae_core.io.upload", "read_any": "csmae_core.io.detect", "open_archive": "csmae_core.io.detect",
     "read_patch_folder": "csmae_core.io.folders", "BenV1Folders": "csmae_core.io.folders",
     "BenV2Folders": "csmae_core.io.folders", "RicoLmdb": "csmae_core.io.lmdb_rico",
     "EncodedLmdb": "csmae_core.io.lmdb_pickle", "PackedArchive": "csmae_core.io.packed",
@@ -38,6 +38,7 @@ _LAZY = {
     "SearchResponse": "csmae_core.retrieval.search", "Result": "csmae_core.retrieval.search",
     # training and evaluation
     "TrainConfig": "csmae_core.training.config", "evaluate_embeddings": "csmae_core.evaluation.run",
+    "evaluate_models": "csmae_core.evaluation.compare", "read_report": "csmae_core.evaluation.report",
     # the app's catalogue of models and bundles
     "read_catalogue": "csmae_core.catalogue",
 }

@@ -5,10 +5,9 @@ Understanding", IEEE TGRS 2023) as a second encoder family, with our cross-senso
   backbones.py   timm ViT / ResNet-50 / Swin     masking.py  block masks, mean fill
   heads.py       reconstruction, projector, prototypes
   model.py       CMID: student, EMA teacher, three branches
-  data.py        two co-registered views with pixel locations
-  lightning.py   CMIDLightning (scripts/train.py with method: cmid)
   checkpoint.py  our project format and Lightning files
   official.py    the official ResNet-50 / Swin-B checkpoints (S2 true colour)
   encoder.py     the retrieval encoders (load_model comes here for CMID files)
-See docs/CMID.md.
+Training (csmae_core.training): cmid.py holds CMIDLightning, views.py the two co-registered views with
+pixel locations. See docs/CMID.md.
 """
