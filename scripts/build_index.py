@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from csmae_core.cli import run_script
+from csmae_core.training.parallel import DEFAULT_TIMEOUT_S
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,6 +39,9 @@ def parse_args(argv):
     p.add_argument("--devices", default="auto", help="devices per node")
     p.add_argument("--num-nodes", type=int, default=1, help="nodes")
     p.add_argument("--strategy", default="auto", help="Lightning strategy for multi-GPU embedding (e.g. ddp)")
+    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S,
+                   help="seconds a DDP process waits for the others in a collective before giving up (a hung or "
+                        f"unreachable peer ends the build; default {DEFAULT_TIMEOUT_S})")
     p.add_argument("--name", help="display name of the bundle (default: the output folder's name)")
     return p.parse_args(argv)
 
@@ -82,14 +86,14 @@ def run(args) -> int:
     archive = open_archive(args.archive, args.metadata)
     if not is_launching_process():  # another rank of a multi-process build: rank 0 owns the work folder
         embed_archive(encoder, archive, None, args.batch_size, args.workers, args.accelerator, args.devices,
-                      args.num_nodes, args.strategy)
+                      args.num_nodes, args.strategy, timeout_s=args.timeout)
         return 0
     for stale in args.out.parent.glob(f".{args.out.name}.partial-*"):
         shutil.rmtree(stale, ignore_errors=True)  # left by a killed build
     workdir = new_workdir(args.out)
     try:
         if not embed_archive(encoder, archive, workdir, args.batch_size, args.workers, args.accelerator,
-                             args.devices, args.num_nodes, args.strategy):
+                             args.devices, args.num_nodes, args.strategy, timeout_s=args.timeout):
             return 0  # cannot happen on rank 0; kept so a misconfigured launch never writes a bundle
         bundle_table(archive.table).to_parquet(workdir / TABLE, index=False)
         sensors = [s for s in ("s1", "s2") if s in encoder.sensors]

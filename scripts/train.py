@@ -8,8 +8,10 @@ The config's `method` (csmae by default, or cmid; --method overrides it) picks t
 LightningModule; --export writes that family's project checkpoint.
 
 The same command trains on CPU, one GPU or many nodes: --accelerator/--devices/--num-nodes/--strategy/
---precision pass through to Lightning. Rerunning with the same --out resumes from its last checkpoint
-(after a crash or kill -9). Logs: CSV (and TensorBoard when installed) under --out/logs.
+--precision pass through to Lightning (--batch-size is per process; a step on N processes is the step of one
+process on the N batches together). Rerunning with the same --out resumes from its last checkpoint
+(after a crash or kill -9 of any process). Logs: CSV (and TensorBoard when installed) under --out/logs.
+See docs/SCALING.md for torchrun / SLURM command lines.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from pathlib import Path
 
 from csmae_core.cli import run_script
 from csmae_core.training.config import METHODS
+from csmae_core.training.parallel import DEFAULT_TIMEOUT_S
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,13 +41,17 @@ def parse_args(argv):
     p.add_argument("--split", help="split(s) to train on, e.g. train, 'train,validation' or all (overrides config)")
     p.add_argument("--out", type=Path, default=ROOT / "runs" / "train", help="run folder (checkpoints, logs)")
     p.add_argument("--epochs", type=int, help="override optim.epochs")
-    p.add_argument("--batch-size", type=int, help="override optim.batch_size")
+    p.add_argument("--batch-size", type=int, help="override optim.batch_size (per process: the global batch is this x "
+                   "devices x nodes)")
     p.add_argument("--max-steps", type=int, default=-1, help="stop after this many steps (smoke tests)")
     p.add_argument("--workers", type=int, help="DataLoader worker processes (overrides data.num_workers)")
     p.add_argument("--accelerator", default="auto", help="cpu, gpu or auto (default: GPU when present)")
     p.add_argument("--devices", default="auto", help="devices per node: a count, a list or auto")
     p.add_argument("--num-nodes", type=int, default=1, help="nodes for multi-node training")
     p.add_argument("--strategy", default="auto", help="Lightning strategy, e.g. ddp")
+    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S,
+                   help="seconds a DDP process waits for the others in a collective before giving up (a hung or "
+                        f"unreachable peer ends the run; default {DEFAULT_TIMEOUT_S}, torch's own is 1800)")
     p.add_argument("--precision", help="32-true, 16-mixed or bf16-mixed (overrides config)")
     p.add_argument("--checkpoint-every", type=int, default=50, help="also checkpoint every N steps (resume mid-epoch)")
     p.add_argument("--fresh", action="store_true", help="ignore an existing last checkpoint in --out")
@@ -71,6 +78,8 @@ def make_trainer(args, config):
     from lightning.pytorch.callbacks import ModelCheckpoint
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
+    from csmae_core.training.parallel import ddp_strategy
+
     loggers = [CSVLogger(args.out, name="logs")]
     try:
         import tensorboard  # noqa: F401
@@ -82,7 +91,8 @@ def make_trainer(args, config):
     checkpoints = ModelCheckpoint(dirpath=args.out / "checkpoints", save_last=True, save_top_k=0,
                                   every_n_train_steps=args.checkpoint_every)
     return L.Trainer(max_epochs=config.optim.epochs, max_steps=args.max_steps, accelerator=args.accelerator,
-                     devices=args.devices, num_nodes=args.num_nodes, strategy=args.strategy,
+                     devices=args.devices, num_nodes=args.num_nodes,
+                     strategy=ddp_strategy(args.strategy, args.timeout),
                      precision=config.precision, logger=loggers, callbacks=[checkpoints],
                      log_every_n_steps=1, enable_progress_bar=True, deterministic=False)
 

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+from csmae_core.errors import InputError
 from csmae_core.models.cmid import losses as L
 from csmae_core.models.cmid.masking import block_masks, fill_with_mean, pixel_mask
 
@@ -132,3 +133,13 @@ def test_ema_update_moves_parameters_and_leaves_buffers():
     L.ema_update(teacher, student, 0.75)
     assert teacher.weight.tolist() == [1.5, 1.5]  # 0.75 * 1 + 0.25 * 3
     assert teacher.running_mean.tolist() == [0.0, 0.0] and student.weight.tolist() == [3.0, 3.0]
+
+
+def test_block_mask_noise_masks_the_lowest_blocks_of_each_sample():
+    noise = torch.rand(3, 64, generator=torch.Generator().manual_seed(0))
+    masks = block_masks(3, 8, 0.25, noise=noise)
+    lowest = noise.argsort(dim=1)[:, :16]
+    assert torch.equal(masks.reshape(3, 64).nonzero()[:, 1].reshape(3, 16).sort().values, lowest.sort(dim=1).values)
+    assert torch.equal(block_masks(1, 8, 0.25, noise=noise[2:]), masks[2:])  # a sample's mask, whatever its batch
+    with pytest.raises(InputError, match=r"noise must have shape \(n, blocks\) = \(3, 16\), not \(3, 64\)"):
+        block_masks(3, 4, 0.25, noise=noise)

@@ -124,3 +124,23 @@ def test_token_locations_are_the_token_centres():
     centres = token_locations(location_map(120)[None], 8, 8)
     assert centres.shape == (1, 64, 2)
     assert centres[0, 9].tolist() == pytest.approx([22.5, 22.5])  # row 1, col 1 of 15 px tokens
+
+
+def test_global_batchnorm_takes_over_the_layers_and_is_plain_batchnorm_on_one_process():
+    """What a multi-process run swaps in (csmae_core.models.collectives): the same state_dict keys and tensors, so
+    checkpoints of either kind load into the other; on one process it computes what BatchNorm does."""
+    from csmae_core.models.collectives import SINGLE_PROCESS, GlobalBatchNorm, convert_batchnorm
+
+    model = CMID(tiny("resnet50"))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    reference = CMID(tiny("resnet50"))
+    reference.load_state_dict(before)
+    convert_batchnorm(model, SINGLE_PROCESS)
+    assert any(isinstance(m, GlobalBatchNorm) for m in model.prototypes.modules())
+    assert not any(type(m) is torch.nn.BatchNorm2d for m in model.modules())
+    after = model.state_dict()
+    assert after.keys() == before.keys() and all(torch.equal(after[k], before[k]) for k in before)
+    torch.manual_seed(0)
+    expected = reference(views(), 0.05).losses["loss"]
+    torch.manual_seed(0)
+    assert torch.equal(model(views(), 0.05).losses["loss"], expected)

@@ -3,8 +3,6 @@ and two single-process "nodes" on loopback give the rows, order and search resul
 build. The demo model and archive are real; each build takes a few seconds per process."""
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
 import sys
 
@@ -14,24 +12,11 @@ import pytest
 from csmae_core import Bundle, SearchEngine
 from csmae_core.retrieval.queries import archive_query
 from tests.conftest import ROOT
+from tests.distributed_launch import clean_env, run_nodes
 
 MODEL = ROOT / "assets" / "models" / "demo.pt"
 BUILD = [sys.executable, str(ROOT / "scripts" / "build_index.py"), "--model", str(MODEL), "--accelerator", "cpu",
          "--batch-size", "16"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def clean_env(**extra) -> dict:
-    """This process's environment without any launcher's rank variables, plus `extra`."""
-    launcher = ("RANK", "LOCAL_RANK", "NODE_RANK", "GROUP_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT",
-                "SLURM_PROCID", "JSM_NAMESPACE_RANK")
-    env = {k: v for k, v in os.environ.items() if k not in launcher}
-    return {**env, **extra}
 
 
 def build(out, *args, env=None, check=True) -> subprocess.CompletedProcess:
@@ -71,15 +56,8 @@ def test_two_processes_build_the_bundle_of_one(single, tmp_path):
 
 def test_two_nodes_on_loopback_build_the_bundle_of_one(single, tmp_path):
     out = tmp_path / "bundle"
-    port = str(free_port())
-    args = ["--out", str(out), "--devices", "1", "--num-nodes", "2", "--strategy", "ddp"]
-    nodes = [subprocess.Popen([*BUILD, *args], env=clean_env(MASTER_ADDR="127.0.0.1", MASTER_PORT=port,
-                                                             NODE_RANK=str(rank)),
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-             for rank in (1, 0)]  # the second node may start first
-    outputs = [node.communicate(timeout=300)[0] for node in nodes]
-    assert [node.returncode for node in nodes] == [0, 0], "\n".join(o[-3000:] for o in outputs)
-    assert "wrote bundle" in outputs[1] and "wrote bundle" not in outputs[0]  # node 0 writes, node 1 only embeds
+    outputs = run_nodes([*BUILD, "--out", str(out), "--devices", "1", "--num-nodes", "2", "--strategy", "ddp"])
+    assert "wrote bundle" in outputs[0] and "wrote bundle" not in outputs[1]  # node 0 writes, node 1 only embeds
     assert_same_bundle(Bundle(out), single)
 
 

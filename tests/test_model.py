@@ -145,3 +145,23 @@ def test_embedding_is_unit_norm_and_uses_only_its_sensor():
 def test_cls_pooling_option():
     model = CSMAE(CSMAEConfig(**TINY, depth=2, pool="cls")).eval()
     assert torch.isfinite(model.backbone.embed(inputs()[0], "s1")).all()
+
+
+def test_mask_noise_fixes_each_samples_mask_whatever_batch_it_is_in():
+    """Per-sample noise (as ViTMAE's forward(noise=)): a sample's mask is the same in a batch of 4 and in a batch of 2,
+    so runs that split a global batch over processes mask every sample alike; without noise nothing changes."""
+    noise = torch.rand(4, 2, 64, generator=torch.Generator().manual_seed(3))
+    whole, half = draw_masks(4, 64, 0.5, "random", noise=noise), draw_masks(2, 64, 0.5, "random", noise=noise[2:])
+    for sensor in ("s1", "s2"):
+        assert torch.equal(whole.mask[sensor][2:], half.mask[sensor])
+    assert not torch.equal(whole.mask["s1"], whole.mask["s2"])  # S2 uses its own noise row
+    seeded = [draw_masks(4, 64, 0.5, "random", generator=torch.Generator().manual_seed(1)) for _ in range(2)]
+    assert torch.equal(seeded[0].mask["s2"], seeded[1].mask["s2"])
+    with pytest.raises(InputError, match=r"noise must have shape \(n, 2, patches\) = \(4, 2, 16\), not \(4, 2, 64\)"):
+        draw_masks(4, 16, 0.5, "random", noise=noise)
+    x_s1, x_s2 = inputs(4)  # 60 px: 16 patches
+    noise = noise[..., :16]
+    model = CSMAE(CSMAEConfig(**TINY, specific_depth=1, shared_depth=1)).eval()
+    with torch.no_grad():  # the forward pass takes the noise through to the masks
+        assert model(x_s1, x_s2, None, noise)["loss"] == model(x_s1, x_s2, None, noise)["loss"]
+        assert model(x_s1, x_s2, None, noise)["loss"] != model(x_s1, x_s2, None, 1 - noise)["loss"]

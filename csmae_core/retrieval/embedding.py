@@ -22,6 +22,7 @@ from csmae_core.errors import CsmaeError
 from csmae_core.io.archive import PairArchive
 from csmae_core.models.base import EncoderBase
 from csmae_core.preprocess import model_input
+from csmae_core.training.parallel import DEFAULT_TIMEOUT_S, ddp_strategy
 
 
 class ArchiveInputs(Dataset):
@@ -120,7 +121,8 @@ def is_launching_process() -> bool:
 
 def embed_archive(encoder: EncoderBase, archive: PairArchive, work_dir: Path | None, batch_size: int = 64,
                   num_workers: int = 0, accelerator: str = "auto", devices="auto", num_nodes: int = 1,
-                  strategy: str = "auto", progress: bool = True) -> dict[str, Path]:
+                  strategy: str = "auto", progress: bool = True, timeout_s: float = DEFAULT_TIMEOUT_S
+                  ) -> dict[str, Path]:
     """Embed every pair with each sensor the encoder supports; returns the merged .npy paths in `work_dir`
     on rank 0 and {} on other ranks, which pass `work_dir=None` (they learn rank 0's folder)."""
     shards = work_dir / "shards" if work_dir is not None else None
@@ -129,7 +131,8 @@ def embed_archive(encoder: EncoderBase, archive: PairArchive, work_dir: Path | N
     loader = DataLoader(ArchiveInputs(archive, encoder.transpose_input), batch_size=batch_size, shuffle=False,
                         num_workers=num_workers)
     precision = "bf16-mixed" if encoder.precision == "bf16" else "32-true"
-    trainer = L.Trainer(accelerator=accelerator, devices=devices, num_nodes=num_nodes, strategy=strategy,
+    trainer = L.Trainer(accelerator=accelerator, devices=devices, num_nodes=num_nodes,
+                        strategy=ddp_strategy(strategy, timeout_s),
                         precision=precision, logger=False, callbacks=[ShardWriter(shards)],
                         enable_progress_bar=progress, enable_model_summary=False)
     module = EmbedModule(encoder)

@@ -19,6 +19,7 @@ from csmae_core.models.cmid.checkpoint import save_cmid_checkpoint, student_chec
 from csmae_core.models.cmid.losses import cosine_momentum, teacher_temperature
 from csmae_core.models.cmid.model import CMID
 from csmae_core.training.config import TrainConfig
+from csmae_core.training.parallel import share_global_batch
 from csmae_core.training.schedules import adamw_with_schedule, check_finite
 from csmae_core.training.views import TwoViewDataset
 
@@ -48,8 +49,12 @@ class CMIDLightning(L.LightningModule):
         total = max(1, int(self.trainer.estimated_stepping_batches))
         return cosine_momentum(step, total, cfg.momentum_base, cfg.momentum_final)
 
+    def setup(self, stage: str) -> None:
+        share_global_batch(self.model, self.trainer.world_size)
+
     def training_step(self, batch, batch_index):
-        output = self.model(batch, self.teacher_temperature())
+        # a batch may carry per-sample mask noise under "noise" (tests compare process counts)
+        output = self.model(batch, self.teacher_temperature(), None, batch.get("noise"))
         check_finite(output.losses, self.global_step, self.current_epoch)
         self._update_running_state(output)
         size = batch["a"]["s1"].shape[0]

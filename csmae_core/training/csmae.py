@@ -13,6 +13,7 @@ from csmae_core.models.csmae.compat import published_to_model_keys
 from csmae_core.models.csmae.model import CSMAE
 from csmae_core.training.config import TrainConfig
 from csmae_core.training.data import PairDataset
+from csmae_core.training.parallel import share_global_batch
 from csmae_core.training.schedules import adamw_with_schedule, check_finite
 
 
@@ -30,9 +31,13 @@ class CSMAELightning(L.LightningModule):
         """(S1, S2) pairs, augmented jointly."""
         return PairDataset(archive, indices, config.data)
 
+    def setup(self, stage: str) -> None:
+        share_global_batch(self.model, self.trainer.world_size)
+
     def training_step(self, batch, batch_index):
-        x_s1, x_s2 = batch
-        losses = self.model(x_s1, x_s2)
+        # a batch may carry per-sample mask noise (N, 2, L) after the images (tests compare process counts)
+        x_s1, x_s2, *mask_noise = batch
+        losses = self.model(x_s1, x_s2, None, *mask_noise)
         check_finite(losses, self.global_step, self.current_epoch)
         self.log_dict({f"train/{k}": v for k, v in losses.items()}, prog_bar=False, on_step=True,
                       batch_size=x_s1.shape[0])

@@ -15,6 +15,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from csmae_core.models.collectives import SINGLE_PROCESS, Ranks
+
 
 # ---------------------------------------------------------------- masked image modelling
 def focal_l1(prediction: torch.Tensor, target: torch.Tensor, alpha: float = 0.2, gamma: float = 1.0) -> torch.Tensor:
@@ -43,12 +45,13 @@ def frequency_input(prediction: torch.Tensor, target: torch.Tensor, mask: torch.
     return prediction * keep + replacement * (1 - keep)
 
 
-def frequency_loss(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def frequency_loss(prediction: torch.Tensor, target: torch.Tensor, ranks: Ranks = SINGLE_PROCESS) -> torch.Tensor:
     """Focal frequency loss on the batch-average spectrum (orthonormal 2-D FFT per channel): squared
     spectral distance weighted by log(1 + distance), scaled to [0, 1] by its maximum over the batch
-    (the weights carry no gradient). A prediction off by a constant d everywhere costs d^2."""
-    spectrum_p = torch.fft.fft2(prediction.float(), norm="ortho").mean(dim=0, keepdim=True)
-    spectrum_t = torch.fft.fft2(target.float(), norm="ortho").mean(dim=0, keepdim=True)
+    (the weights carry no gradient). A prediction off by a constant d everywhere costs d^2. With several
+    processes the average is over the global batch (every process gets the same value)."""
+    spectrum_p = ranks.mean(torch.fft.fft2(prediction.float(), norm="ortho").mean(dim=0, keepdim=True))
+    spectrum_t = ranks.mean(torch.fft.fft2(target.float(), norm="ortho").mean(dim=0, keepdim=True))
     distance = (spectrum_p - spectrum_t).abs() ** 2
     with torch.no_grad():
         weight = torch.log1p(distance.sqrt())
@@ -65,10 +68,14 @@ def moco_infonce(query: torch.Tensor, key: torch.Tensor, queue: torch.Tensor, te
     return F.cross_entropy(logits.float(), torch.zeros(len(query), dtype=torch.long, device=query.device))
 
 
-def batch_infonce(query: torch.Tensor, key: torch.Tensor, temperature: float) -> torch.Tensor:
-    """InfoNCE without a queue: row i's positive is key i, the other keys of the batch are its negatives."""
-    logits = query @ key.T / temperature
-    return F.cross_entropy(logits.float(), torch.arange(len(query), device=query.device))
+def batch_infonce(query: torch.Tensor, key: torch.Tensor, temperature: float,
+                  ranks: Ranks = SINGLE_PROCESS) -> torch.Tensor:
+    """InfoNCE without a queue: row i's positive is key i, the other keys of the global batch are its
+    negatives (with several processes: every process's keys)."""
+    everyone = ranks.gather(key)
+    logits = query @ everyone.T / temperature
+    positives = torch.arange(len(query), device=query.device) + ranks.rank * len(query)
+    return F.cross_entropy(logits.float(), positives)
 
 
 def enqueue(queue: torch.Tensor, pointer: int, keys: torch.Tensor) -> int:

@@ -11,12 +11,19 @@ import math
 
 import torch
 
+from csmae_core.errors import InputError
 
-def block_masks(n: int, grid: int, ratio: float, device=None, generator: torch.Generator | None = None) -> torch.Tensor:
-    """(n, grid, grid) float masks, 1 = masked, exactly ceil(ratio * grid^2) blocks each, drawn independently."""
+
+def block_masks(n: int, grid: int, ratio: float, device=None, generator: torch.Generator | None = None,
+                noise: torch.Tensor | None = None) -> torch.Tensor:
+    """(n, grid, grid) float masks, 1 = masked, exactly ceil(ratio * grid^2) blocks each, drawn independently;
+    `noise` (n, grid^2) in [0, 1) replaces the random draw (per-sample masks; the lowest values are masked)."""
     blocks = grid * grid
     count = math.ceil(blocks * ratio)
-    ranks = torch.rand(n, blocks, device=device, generator=generator).argsort(dim=1).argsort(dim=1)
+    if noise is not None and tuple(noise.shape) != (n, blocks):
+        raise InputError(f"noise must have shape (n, blocks) = ({n}, {blocks}), not {tuple(noise.shape)}")
+    uniform = noise if noise is not None else torch.rand(n, blocks, device=device, generator=generator)
+    ranks = uniform.argsort(dim=1).argsort(dim=1)
     return (ranks < count).float().reshape(n, grid, grid)
 
 

@@ -15,6 +15,10 @@ heads (separate spaces), trained in one run.
 
 Views (batch dict): {"a": {"s1", "s2", "loc"}, "b": {...}}: S1 (N, 2, H, W), S2 (N, 10, H, W) and
 loc (N, 2, H, W), the row/column in the original patch of every pixel of that view.
+
+Data-parallel training: `ranks` (one process unless a trainer sets it) makes the batch-dependent terms
+global: the in-batch InfoNCE negatives and the frequency loss's batch-average spectrum (the trainer also
+turns BatchNorm layers into `GlobalBatchNorm`, and gathers the queue's keys and the centre's means).
 """
 from __future__ import annotations
 
@@ -31,6 +35,7 @@ from csmae_core.models.cmid.backbones import CMIDBackbone, global_feature
 from csmae_core.models.cmid.config import CMIDConfig
 from csmae_core.models.cmid.heads import GlobalProjector, PrototypeHead, ReconstructionHead
 from csmae_core.models.cmid.masking import block_masks, fill_with_mean, pixel_mask
+from csmae_core.models.collectives import SINGLE_PROCESS, Ranks
 
 OTHER = {"s1": "s2", "s2": "s1"}
 VIEWS = ("a", "b")
@@ -71,6 +76,7 @@ class CMID(nn.Module):
     def __init__(self, config: CMIDConfig):
         super().__init__()
         self.config = config
+        self.ranks: Ranks = SINGLE_PROCESS
         self.space_of = {s: ("joint" if config.cross_sensor else s) for s in SENSORS}
         self.spaces = tuple(dict.fromkeys(self.space_of.values()))
         width = config.feature_dim
@@ -118,12 +124,17 @@ class CMID(nn.Module):
             center.copy_(center * self.config.center_momentum + center_means[space] * (1 - self.config.center_momentum))
 
     # ------------------------------------------------------------ the training step
-    def forward(self, views: dict, teacher_temperature: float, generator: torch.Generator | None = None) -> StepOutput:
+    def forward(self, views: dict, teacher_temperature: float, generator: torch.Generator | None = None,
+                noise: torch.Tensor | None = None) -> StepOutput:
+        """Loss terms of one batch; `noise` (N, 2 sensors, 2 views, blocks) fixes the masks per sample."""
         cfg = self.config
         n = views["a"]["s1"].shape[0]
         grid = cfg.img_size // cfg.mask_patch_size
         images = {s: torch.cat([views[v][s] for v in VIEWS]) for s in SENSORS}  # both views in one batch
-        masks = {s: block_masks(2 * n, grid, cfg.mask_ratio, images[s].device, generator) for s in SENSORS}
+        per_sample = {s: None if noise is None else torch.cat([noise[:, i, 0], noise[:, i, 1]])
+                      for i, s in enumerate(SENSORS)}
+        masks = {s: block_masks(2 * n, grid, cfg.mask_ratio, images[s].device, generator, per_sample[s])
+                 for s in SENSORS}
         student = {s: self.student.branch(s)(fill_with_mean(images[s], masks[s]), masks[s]) for s in SENSORS}
         with torch.no_grad():
             teacher = {s: self.teacher.branch(s)(images[s]) for s in SENSORS}
@@ -145,7 +156,8 @@ class CMID(nn.Module):
         spatial = L.masked_pixel_loss(reconstruction, images, where, cfg.focal_alpha, cfg.focal_gamma)
         if not cfg.fft_weight:
             return spatial
-        spectrum = L.frequency_loss(L.frequency_input(reconstruction, images, where, cfg.fft_unmask_weight), images)
+        spectrum = L.frequency_loss(L.frequency_input(reconstruction, images, where, cfg.fft_unmask_weight), images,
+                                    self.ranks)
         return spatial + cfg.fft_weight * spectrum
 
     def _teachers_of(self, sensor: str) -> tuple[str, ...]:
@@ -166,7 +178,7 @@ class CMID(nn.Module):
                 for t in self._teachers_of(s):
                     key = keys[t][OTHER_VIEW[v]]
                     term = (L.moco_infonce(queries[s][v], key, queue, cfg.global_temperature) if cfg.queue_size
-                            else L.batch_infonce(queries[s][v], key, cfg.global_temperature))
+                            else L.batch_infonce(queries[s][v], key, cfg.global_temperature, self.ranks))
                     terms["uni" if t == s else "cross"].append(term)
         self._record(losses, "global", terms)
         return {space: torch.cat([keys[s][v] for s in SENSORS if self.space_of[s] == space for v in VIEWS])

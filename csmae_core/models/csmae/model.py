@@ -21,6 +21,8 @@ from timm.layers import PatchEmbed
 from timm.models.vision_transformer import Block
 
 from csmae_core.bands import SENSORS, model_channels
+from csmae_core.errors import InputError
+from csmae_core.models.collectives import SINGLE_PROCESS, Ranks
 from csmae_core.models.csmae.config import CSMAEConfig
 
 OTHER = {"s1": "s2", "s2": "s1"}
@@ -143,17 +145,24 @@ def _mask_from_shuffle(ids_shuffle: torch.Tensor, keep: int) -> tuple[torch.Tens
 
 
 def draw_masks(n: int, length: int, ratio: float, strategy: str, device=None,
-               generator: torch.Generator | None = None) -> Masks:
+               generator: torch.Generator | None = None, noise: torch.Tensor | None = None) -> Masks:
     """S1 mask first; S2 identical (same positions), disjoint (exactly S1's removed positions are
-    visible), or random (independent draw)."""
+    visible), or random (independent draw). `noise` (n, 2, length) in [0, 1), S1's then S2's, replaces
+    the random draw (per-sample masks, e.g. to compare runs that split a batch differently; as ViTMAE's)."""
     keep = int(length * (1 - ratio))
-    shuffle_s1 = torch.argsort(torch.rand(n, length, device=device, generator=generator), dim=1)
+    if noise is not None and tuple(noise.shape) != (n, 2, length):
+        raise InputError(f"noise must have shape (n, 2, patches) = ({n}, 2, {length}), not {tuple(noise.shape)}")
+
+    def uniform(sensor: int) -> torch.Tensor:
+        return noise[:, sensor] if noise is not None else torch.rand(n, length, device=device, generator=generator)
+
+    shuffle_s1 = torch.argsort(uniform(0), dim=1)
     if strategy == "identical":
         shuffle_s2, keep_s2 = shuffle_s1, keep
     elif strategy == "disjoint":
         shuffle_s2, keep_s2 = torch.flip(shuffle_s1, dims=[1]), length - keep
     else:
-        shuffle_s2 = torch.argsort(torch.rand(n, length, device=device, generator=generator), dim=1)
+        shuffle_s2 = torch.argsort(uniform(1), dim=1)
         keep_s2 = keep
     parts = {"s1": _mask_from_shuffle(shuffle_s1, keep), "s2": _mask_from_shuffle(shuffle_s2, keep_s2)}
     return Masks(*({s: parts[s][i] for s in SENSORS} for i in range(3)))
@@ -172,13 +181,18 @@ def reconstruction_loss(prediction: torch.Tensor, target: torch.Tensor, mask: to
     return (per_patch * mask).sum() / mask.sum().clamp_min(1.0)
 
 
-def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> torch.Tensor:
-    """Inter-modal NT-Xent: rows of [z1; z2], positive = the counterpart, negatives = all 2N-2 others."""
+def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float, ranks: Ranks = SINGLE_PROCESS) -> torch.Tensor:
+    """Inter-modal NT-Xent: rows of [z1; z2], positive = the counterpart, negatives = all 2N-2 others of the
+    global batch (with several processes: every process's rows, gathered with their gradients)."""
     z = F.normalize(torch.cat([z1, z2]).float(), dim=-1)
-    logits = z @ z.T / temperature
-    logits = logits.masked_fill(torch.eye(len(z), dtype=torch.bool, device=z.device), float("-inf"))
+    everyone = ranks.gather(z)  # process r's rows [z1; z2] at r * 2N ...
+    logits = z @ everyone.T / temperature
+    offset, rows = ranks.rank * len(z), torch.arange(len(z), device=z.device)
+    itself = torch.zeros(logits.shape, dtype=torch.bool, device=z.device)
+    itself[rows, offset + rows] = True
+    logits = logits.masked_fill(itself, float("-inf"))
     n = z1.shape[0]
-    positives = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(z.device)
+    positives = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(z.device) + offset
     return F.cross_entropy(logits, positives)
 
 
@@ -188,11 +202,13 @@ def mde_loss(z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
 
 
 class CSMAE(nn.Module):
-    """Encoder (`backbone`) + decoders + losses. `forward(x_s1, x_s2)` returns the loss terms."""
+    """Encoder (`backbone`) + decoders + losses. `forward(x_s1, x_s2)` returns the loss terms. `ranks` says
+    which processes share the global batch (the NT-Xent negatives); one process unless a trainer sets it."""
 
     def __init__(self, cfg: CSMAEConfig):
         super().__init__()
         self.cfg = cfg
+        self.ranks: Ranks = SINGLE_PROCESS
         self.backbone = CSMAEEncoder(cfg)
         # "common": one body for every reconstruction; "specific": one decoder per TARGET sensor, used for
         # its uni-modal and its cross-modal reconstruction
@@ -222,10 +238,12 @@ class CSMAE(nn.Module):
         """The decoder that reconstructs `target`'s pixels."""
         return self.decoders["common" if self.cfg.decoder_kind == "common" else target]
 
-    def forward(self, x_s1: torch.Tensor, x_s2: torch.Tensor,
-                generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+    def forward(self, x_s1: torch.Tensor, x_s2: torch.Tensor, generator: torch.Generator | None = None,
+                noise: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Loss terms of one batch; `noise` (N, 2, L) fixes the masks per sample (see `draw_masks`)."""
         cfg, images = self.cfg, {"s1": x_s1, "s2": x_s2}
-        masks = draw_masks(x_s1.shape[0], cfg.num_patches, cfg.mask_ratio, cfg.masking, x_s1.device, generator)
+        masks = draw_masks(x_s1.shape[0], cfg.num_patches, cfg.mask_ratio, cfg.masking, x_s1.device, generator,
+                           noise)
         tokens = {s: self.backbone.tokens(images[s], s, masks.ids_keep[s]) for s in SENSORS}
         targets = {s: patchify(images[s], cfg.patch_size) for s in SENSORS}
         losses = {}
@@ -238,7 +256,7 @@ class CSMAE(nn.Module):
             where = masks.mask[source] if cfg.reconstruction == "disjoint" else masks.mask[target]
             losses[f"cmr_{target}_from_{source}"] = reconstruction_loss(cross, targets[target], where)
         z1, z2 = self.backbone.pool(tokens["s1"]), self.backbone.pool(tokens["s2"])
-        losses["mim"] = nt_xent(z1, z2, cfg.mim_temperature)
+        losses["mim"] = nt_xent(z1, z2, cfg.mim_temperature, self.ranks)
         losses["mde"] = mde_loss(z1, z2)
         weights = cfg.loss_weights
         losses["loss"] = (weights["umr"] * (losses["umr_s1"] + losses["umr_s2"])
