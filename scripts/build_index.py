@@ -22,7 +22,6 @@ from csmae_core.training.parallel import DEFAULT_TIMEOUT_S
 ROOT = Path(__file__).resolve().parents[1]
 
 log = logging.getLogger("build_index")
-RECALL_QUERIES = 1000
 
 
 def parse_args(argv):
@@ -46,28 +45,6 @@ def parse_args(argv):
     return p.parse_args(argv)
 
 
-def build_indexes(workdir: Path, sensors, kind: str) -> dict:
-    import faiss
-    import numpy as np
-
-    from csmae_core.retrieval.faiss_index import build_index, choose_spec, recall_at_k
-
-    report = {}
-    for sensor in sensors:
-        vectors = np.load(workdir / f"embeddings_{sensor}.npy", mmap_mode="r")
-        spec = choose_spec(kind, len(vectors), vectors.shape[1])
-        index = build_index(vectors, spec)
-        faiss.write_index(index, str(workdir / f"index_{sensor}.faiss"))
-        recall = None
-        if spec.kind != "flat":
-            sample = np.random.default_rng(0).choice(len(vectors), min(RECALL_QUERIES, len(vectors)), replace=False)
-            recall = recall_at_k(index, vectors, np.ascontiguousarray(vectors[np.sort(sample)]), 10)
-            log.info("%s index %s: recall@10 vs exact %.4f", sensor.upper(), spec.kind, recall)
-        report[sensor] = {"recall_at_10": recall}
-        report["spec"] = spec.to_dict()
-    return report
-
-
 def run(args) -> int:
     from csmae_core.io.detect import open_archive
     from csmae_core.models.load import load_model
@@ -80,6 +57,8 @@ def run(args) -> int:
         write_bundle,
     )
     from csmae_core.retrieval.embedding import embed_archive, is_launching_process
+    from csmae_core.retrieval.faiss_index import choose_spec
+    from csmae_core.retrieval.indexing import write_indexes
 
     encoder = load_model(args.model, "cuda" if args.accelerator == "gpu" else None)
     encoder.precision = args.precision
@@ -97,11 +76,11 @@ def run(args) -> int:
             return 0  # cannot happen on rank 0; kept so a misconfigured launch never writes a bundle
         bundle_table(archive.table).to_parquet(workdir / TABLE, index=False)
         sensors = [s for s in ("s1", "s2") if s in encoder.sensors]
-        report = build_indexes(workdir, sensors, args.index)
+        spec = choose_spec(args.index, len(archive), encoder.dim)
+        report = write_indexes(workdir, sensors, spec, encoder.cross_sensor)
         manifest = bundle_manifest(args.name or args.out.name, model_manifest(encoder, args.model.name),
                                    {"path": str(args.archive), "source": archive.source}, len(archive), sensors,
-                                   encoder.dim, report.pop("spec"), {s: r["recall_at_10"] for s, r in report.items()},
-                                   args.precision)
+                                   encoder.dim, spec.to_dict(), report["recall_at_10"], args.precision)
         write_bundle(args.out, workdir, manifest)
     except BaseException:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -86,7 +86,7 @@ def test_interrupted_build_leaves_the_previous_bundle(bundle_path, tiny_model, t
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(build_index, "build_indexes", interrupted)
+    monkeypatch.setattr("csmae_core.retrieval.indexing.write_indexes", interrupted)
     with pytest.raises(KeyboardInterrupt):
         build_index.main(["--model", str(tiny_model), "--out", str(target), "--accelerator", "cpu", "--devices", "1"])
     assert (target / "manifest.json").read_text() == before
@@ -155,7 +155,7 @@ def test_query_without_labels_or_location(engine):
         engine.search(Query(np.ones(5, np.float32), "s1"))
 
 
-@pytest.mark.parametrize("kind", ["hnsw", "ivfsq8", "ivfpq", "ivfpq_sq8"])
+@pytest.mark.parametrize("kind", ["hnsw", "ivfsq8", "ivfpq", "ivfpq_sq8", "ivfrabitq", "ivfrabitq4"])
 def test_approximate_indexes_and_recall(kind):
     rng = np.random.default_rng(0)
     centres = rng.standard_normal((20, 32))
@@ -163,7 +163,7 @@ def test_approximate_indexes_and_recall(kind):
     vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
     spec = choose_spec(kind, len(vectors), 32)
     index = build_faiss_index(vectors, spec)
-    recall = recall_at_k(index, vectors, vectors[:200], 10)
+    recall = recall_at_k(index, vectors, vectors[:200], 10, spec)
     assert 0.3 < recall <= 1.0
     assert choose_spec("auto", 10, 32).kind == "flat" and choose_spec("auto", 300_000, 768).kind == "ivfsq8"
     with pytest.raises(ValueError, match="choose auto or one of"):
@@ -200,3 +200,62 @@ def test_bundle_accessors_read_the_manifest(bundle_path):
     assert bundle.archive_source["path"].endswith("demo") and bundle.archive_source["source"]
     assert bundle.model_card["data"]["pairs"] == 60 and "pair_ids" not in bundle.model_card["data"]
     assert bundle.transpose_input is False
+
+
+def clustered_vectors(count=4000, dim=32, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((20, dim))
+    vectors = centres[rng.integers(0, 20, count)] + 0.3 * rng.standard_normal((count, dim))
+    return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+
+
+@pytest.mark.parametrize("kind", ["ivfrabitq", "ivfrabitq4"])
+def test_reranked_kinds_return_exact_scores_in_order(kind):
+    """RaBitQ candidates are re-scored from the float32 vectors: the scores are the exact inner products,
+    best first, and the re-rank finds what the quantised codes alone miss."""
+    from csmae_core.retrieval.faiss_index import IndexSpec, search_top
+
+    vectors = clustered_vectors()
+    spec = IndexSpec(kind=kind, nlist=16, nprobe=16, rerank=20)
+    index = build_faiss_index(vectors, spec)
+    scores, rows = search_top(index, spec, vectors, vectors[5][None], 10)
+    assert np.allclose(scores, vectors[rows] @ vectors[5], atol=1e-6) and list(scores) == sorted(scores, reverse=True)
+    assert rows[0] == 5
+    exact_recall = recall_at_k(index, vectors, vectors[:200], 10, spec)
+    codes_only = recall_at_k(index, vectors, vectors[:200], 10, IndexSpec(kind=kind, rerank=0))
+    assert exact_recall >= 0.99 and exact_recall > codes_only
+
+
+def test_shared_training_gives_both_sensors_one_quantizer():
+    from csmae_core.retrieval.faiss_index import IndexSpec, build_indexes
+
+    vectors = {"s1": clustered_vectors(seed=1), "s2": clustered_vectors(seed=2)}
+    spec = IndexSpec(kind="ivfsq8", nlist=16, nprobe=4)
+    indexes = build_indexes(vectors, spec, shared_space=True)
+    import faiss
+
+    centroids = [faiss.rev_swig_ptr(faiss.downcast_index(faiss.extract_index_ivf(i).quantizer).get_xb(), 16 * 32)
+                 for i in indexes.values()]
+    assert np.array_equal(*centroids) and all(i.ntotal == 4000 for i in indexes.values())
+    separate = build_indexes(vectors, spec, shared_space=False)
+    assert all(i.ntotal == 4000 for i in separate.values())
+
+
+def test_selective_filters_visit_more_lists():
+    """With a filter admitting 2 % of the rows an IVF index must still find k of them: it scans
+    proportionally more lists (here all), so the filtered top-k equals the exact filtered top-k."""
+    import faiss
+
+    from csmae_core.retrieval.faiss_index import IndexSpec, search_parameters, search_top
+
+    vectors = clustered_vectors()
+    spec = IndexSpec(kind="ivfrabitq4", nlist=64, nprobe=2, rerank=10)
+    index = build_faiss_index(vectors, spec)
+    allowed = np.zeros(len(vectors), dtype=bool)
+    allowed[::50] = True
+    bitmap = np.packbits(allowed, bitorder="little")
+    params = search_parameters(spec, faiss.IDSelectorBitmap(len(vectors), faiss.swig_ptr(bitmap)), allowed.mean())
+    assert params.nprobe == 64
+    _, rows = search_top(index, spec, vectors, vectors[7][None], 10, params)
+    truth = np.flatnonzero(allowed)[np.argsort(-(vectors[allowed] @ vectors[7]))[:10]]
+    assert allowed[rows].all() and set(rows) == set(truth)

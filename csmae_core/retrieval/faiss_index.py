@@ -1,6 +1,7 @@
 """FAISS indexes for unit-norm embeddings (inner product = cosine): exact, HNSW, IVF over 8-bit
-scalar-quantised vectors, IVF-PQ and IVF-PQ with an SQ8 re-rank; their search parameters; recall@10
-against exact search.
+scalar-quantised vectors, IVF-PQ, IVF-PQ with an SQ8 re-rank, and IVF-RaBitQ (1 or 4 bits per dimension,
+fast-scan) whose candidates are re-scored exactly from the bundle's float32 embeddings; their search
+parameters; recall@10 against exact search.
 
 Measured at BigEarthNet scale (549,488 x 768 per sensor, scripts/bench_search.py, docs/BENCHMARKS.md):
 IVF-PQ (m 96) saturates near 0.89 recall@10 even with an SQ8 re-rank of 32 x k candidates (0.95 at
@@ -18,7 +19,10 @@ import numpy as np
 from csmae_core.errors import InputError
 
 log = logging.getLogger(__name__)
-INDEX_TYPES = ("flat", "hnsw", "ivfsq8", "ivfpq", "ivfpq_sq8")
+INDEX_TYPES = ("flat", "hnsw", "ivfsq8", "ivfpq", "ivfpq_sq8", "ivfrabitq", "ivfrabitq4")
+# Kinds whose candidates the search re-scores exactly (`rerank` x k of them) from the float32 embeddings the
+# bundle keeps anyway (memory-mapped): the index itself only has to find the right candidates.
+RERANKED = {"ivfrabitq": "RaBitQfs", "ivfrabitq4": "RaBitQfs4"}
 EXACT_LIMIT = 200_000  # "auto": exact search up to this many vectors per sensor
 
 
@@ -32,6 +36,7 @@ class IndexSpec:
     pq_m: int = 96
     nprobe: int = 64
     refine_factor: int = 8
+    rerank: int = 0  # RERANKED kinds: candidates re-scored exactly = rerank x k (0: the index's own scores)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -44,6 +49,8 @@ def choose_spec(kind: str, count: int, dim: int) -> IndexSpec:
     if kind not in INDEX_TYPES:
         raise InputError(f"index type {kind!r} is unknown; choose auto or one of {', '.join(INDEX_TYPES)}")
     spec = IndexSpec(kind=kind)
+    if kind in RERANKED:  # few, large lists: RaBitQ scans codes fast, the re-rank fixes the order
+        spec.nlist, spec.nprobe, spec.rerank = 1024, 16, (10 if kind == "ivfrabitq4" else 40)
     if kind.startswith("ivf"):
         spec.nlist = int(min(spec.nlist, max(1, count // 39)))  # FAISS wants >= 39 training points per list
     if kind.startswith("ivfpq"):
@@ -51,38 +58,74 @@ def choose_spec(kind: str, count: int, dim: int) -> IndexSpec:
     return spec
 
 
-def build_index(vectors: np.ndarray, spec: IndexSpec, train_sample: int = 200_000, seed: int = 0) -> faiss.Index:
-    """A trained, filled index over `vectors` (N, D) float32."""
-    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-    dim = vectors.shape[1]
+def empty_index(dim: int, spec: IndexSpec) -> faiss.Index:
+    """An index of `spec`'s kind, not trained and empty."""
     if spec.kind == "flat":
-        index = faiss.IndexFlatIP(dim)
-    elif spec.kind == "hnsw":
+        return faiss.IndexFlatIP(dim)
+    if spec.kind == "hnsw":
         index = faiss.IndexHNSWFlat(dim, spec.hnsw_m, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = spec.ef_construction
-    else:
-        quantizer = faiss.IndexFlatIP(dim)
-        if spec.kind == "ivfsq8":  # inverted lists of 8-bit scalar-quantised vectors: ~exact distances
-            index = faiss.IndexIVFScalarQuantizer(quantizer, dim, spec.nlist, faiss.ScalarQuantizer.QT_8bit,
-                                                  faiss.METRIC_INNER_PRODUCT)
-        else:
-            index = faiss.IndexIVFPQ(quantizer, dim, spec.nlist, spec.pq_m, 8, faiss.METRIC_INNER_PRODUCT)
-        if spec.kind == "ivfpq_sq8":
-            index = faiss.IndexRefine(index, faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_8bit,
-                                                                        faiss.METRIC_INNER_PRODUCT))
-        rng = np.random.default_rng(seed)
-        sample = vectors if len(vectors) <= train_sample else vectors[rng.choice(len(vectors), train_sample, replace=False)]
-        index.train(sample)
-    index.add(vectors)
+        return index
+    if spec.kind in RERANKED:
+        return faiss.index_factory(dim, f"IVF{spec.nlist},{RERANKED[spec.kind]}", faiss.METRIC_INNER_PRODUCT)
+    quantizer = faiss.IndexFlatIP(dim)
+    if spec.kind == "ivfsq8":  # inverted lists of 8-bit scalar-quantised vectors: ~exact distances
+        return faiss.IndexIVFScalarQuantizer(quantizer, dim, spec.nlist, faiss.ScalarQuantizer.QT_8bit,
+                                             faiss.METRIC_INNER_PRODUCT)
+    index = faiss.IndexIVFPQ(quantizer, dim, spec.nlist, spec.pq_m, 8, faiss.METRIC_INNER_PRODUCT)
+    if spec.kind == "ivfpq_sq8":
+        index = faiss.IndexRefine(index, faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_8bit,
+                                                                    faiss.METRIC_INNER_PRODUCT))
+    return index
+
+
+def trained_index(sample: np.ndarray, spec: IndexSpec) -> faiss.Index:
+    """An empty index of `spec` trained on `sample` (N, D) float32 (nothing to train for flat / HNSW)."""
+    index = empty_index(sample.shape[1], spec)
+    if not index.is_trained:
+        index.train(np.ascontiguousarray(sample, dtype=np.float32))
+    return index
+
+
+def training_sample(vectors: list[np.ndarray], size: int, seed: int = 0) -> np.ndarray:
+    """Up to `size` rows drawn evenly from each array of `vectors` (sorted rows: memory-mapped reads stay
+    sequential)."""
+    rng = np.random.default_rng(seed)
+    share = max(1, size // len(vectors))
+    parts = [matrix if len(matrix) <= share else matrix[np.sort(rng.choice(len(matrix), share, replace=False))]
+             for matrix in vectors]
+    return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
+
+
+def build_index(vectors: np.ndarray, spec: IndexSpec, train_sample: int = 200_000, seed: int = 0,
+                trained: faiss.Index | None = None) -> faiss.Index:
+    """A trained, filled index over `vectors` (N, D) float32; `trained`: an empty trained index to copy
+    (e.g. one coarse quantizer for both sensors of one space) instead of training one here."""
+    if trained is None:
+        trained = trained_index(training_sample([vectors], train_sample, seed), spec)
+    index = faiss.clone_index(trained)
+    for start in range(0, len(vectors), 65_536):  # memory-mapped vectors are read a block at a time
+        index.add(np.ascontiguousarray(vectors[start:start + 65_536], dtype=np.float32))
     configure(index, spec)
     return index
+
+
+def build_indexes(vectors: dict[str, np.ndarray], spec: IndexSpec, shared_space: bool,
+                  train_sample: int = 200_000, seed: int = 0) -> dict[str, faiss.Index]:
+    """One index per sensor. When the sensors share one embedding space (a cross-sensor model), the
+    quantizers are trained once on a sample of both and every sensor's index uses them: half the training,
+    and the same cells for S1 and S2."""
+    if not shared_space:
+        return {s: build_index(matrix, spec, train_sample, seed) for s, matrix in vectors.items()}
+    trained = trained_index(training_sample(list(vectors.values()), train_sample, seed), spec)
+    return {s: build_index(matrix, spec, trained=trained) for s, matrix in vectors.items()}
 
 
 def configure(index: faiss.Index, spec: IndexSpec) -> None:
     """Apply query-time parameters (efSearch, nprobe, re-rank factor) to a built or loaded index."""
     if spec.kind == "hnsw":
         faiss.downcast_index(index).hnsw.efSearch = spec.ef_search
-    elif spec.kind in ("ivfpq", "ivfsq8"):
+    elif spec.kind in ("ivfpq", "ivfsq8", *RERANKED):
         faiss.extract_index_ivf(index).nprobe = spec.nprobe
     elif spec.kind == "ivfpq_sq8":
         refine = faiss.downcast_index(index)
@@ -90,20 +133,23 @@ def configure(index: faiss.Index, spec: IndexSpec) -> None:
         faiss.extract_index_ivf(refine.base_index).nprobe = spec.nprobe
 
 
-def search_parameters(spec: IndexSpec, selector=None):
-    """Per-call parameters carrying an ID selector (filters) for the index kind.
+def search_parameters(spec: IndexSpec, selector=None, selectivity: float = 1.0):
+    """Per-call parameters carrying an ID selector (filters) for the index kind. `selectivity`: the share
+    of rows the selector admits; IVF kinds visit proportionally more lists (up to all of them), so a
+    selective filter still finds k admitted rows among the lists it scans.
 
     SWIG parameter objects hold raw pointers to the selector and the nested IVF parameters: the Python
     objects are attached to the returned one so they live as long as it does (freed early, FAISS would
     read freed memory, e.g. a random nprobe)."""
     if selector is None:
         return None
+    nprobe = int(min(spec.nlist, np.ceil(spec.nprobe / max(selectivity, 1e-9))))
     if spec.kind == "hnsw":
         params = faiss.SearchParametersHNSW(sel=selector, efSearch=spec.ef_search)
-    elif spec.kind in ("ivfpq", "ivfsq8"):
-        params = faiss.SearchParametersIVF(sel=selector, nprobe=spec.nprobe)
+    elif spec.kind in ("ivfpq", "ivfsq8", *RERANKED):
+        params = faiss.SearchParametersIVF(sel=selector, nprobe=nprobe)
     elif spec.kind == "ivfpq_sq8":
-        base = faiss.SearchParametersIVF(sel=selector, nprobe=spec.nprobe)
+        base = faiss.SearchParametersIVF(sel=selector, nprobe=nprobe)
         params = faiss.IndexRefineSearchParameters(k_factor=spec.refine_factor, base_index_params=base, sel=selector)
         params.keep_base = base
     else:
@@ -112,12 +158,38 @@ def search_parameters(spec: IndexSpec, selector=None):
     return params
 
 
-def recall_at_k(index: faiss.Index, vectors: np.ndarray, queries: np.ndarray, k: int = 10) -> float:
-    """Share of the exact top-k found by `index` (same queries, exact inner product as truth)."""
+def exact_rerank(vectors: np.ndarray, query: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate `rows` (-1 = none) re-scored exactly against `query` (D,) with the float32 `vectors`
+    (N, D; memory-mapped is fine): (scores, rows), best first."""
+    rows = rows[rows >= 0]
+    scores = np.asarray(vectors[rows], dtype=np.float32) @ np.asarray(query, dtype=np.float32).reshape(-1)
+    order = np.argsort(-scores, kind="stable")
+    return scores[order], rows[order]
+
+
+def search_top(index: faiss.Index, spec: IndexSpec, vectors: np.ndarray, query: np.ndarray, k: int,
+               params=None) -> tuple[np.ndarray, np.ndarray]:
+    """(scores, rows) of the top `k` for one query (1, D): the index's own, or for RERANKED kinds the
+    exact re-scoring of its `spec.rerank` x k best candidates."""
+    depth = k * spec.rerank if spec.kind in RERANKED and spec.rerank else k
+    scores, rows = index.search(query, depth, params=params) if params else index.search(query, depth)
+    if depth == k:
+        keep = rows[0] >= 0
+        return scores[0][keep], rows[0][keep]
+    scores, rows = exact_rerank(vectors, query, rows[0])
+    return scores[:k], rows[:k]
+
+
+def recall_at_k(index: faiss.Index, vectors: np.ndarray, queries: np.ndarray, k: int = 10,
+                spec: IndexSpec | None = None) -> float:
+    """Share of the exact top-k found by searching `index` as the app does (with `spec`'s re-rank, if any);
+    same queries, exact inner product as truth."""
     exact = faiss.IndexFlatIP(vectors.shape[1])
-    exact.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    for start in range(0, len(vectors), 65_536):
+        exact.add(np.ascontiguousarray(vectors[start:start + 65_536], dtype=np.float32))
     _, truth = exact.search(queries, k)
-    _, found = index.search(queries, k)
+    spec = spec or IndexSpec(kind="flat")
+    found = [search_top(index, spec, vectors, query[None], k)[1] for query in queries]
     return float(np.mean([len(set(t) & set(f)) / k for t, f in zip(truth, found)]))
 
 

@@ -18,7 +18,7 @@ from csmae_core.evaluation.metrics import average_precision, retrieval_metrics
 from csmae_core.geo import haversine_km
 from csmae_core.labels import LABELS_19, multi_hot_matrix, to_19
 from csmae_core.retrieval.bundle import Bundle
-from csmae_core.retrieval.faiss_index import search_parameters
+from csmae_core.retrieval.faiss_index import search_parameters, search_top
 
 EXACT_RANK_LIMIT = 200_000  # above this, counterpart ranks come from the index's top RANK_DEPTH
 RANK_DEPTH = 100           # (an extra search of that depth per query: kept small, it is not free)
@@ -147,20 +147,21 @@ class SearchEngine:
         return keep
 
     def _search_sensor(self, vector: np.ndarray, sensor: str, k: int, filters: Filters, query: Query):
-        """Top-k admissible (scores, rows) of one sensor: column filters as a FAISS ID selector, the rest
-        post-filtered, fetching more candidates until k are left or the selection is exhausted."""
-        index = self.bundle.indexes[sensor]
+        """Top-k admissible (scores, rows) of one sensor: column filters as a FAISS ID selector (IVF indexes
+        visit more lists the fewer rows it admits), the rest post-filtered, fetching more candidates until k
+        are left or the selection is exhausted."""
+        index, spec = self.bundle.indexes[sensor], self.bundle.spec
         bitmap, allowed_count = self._selection(filters)
         if allowed_count == 0:
             return np.zeros(0), np.zeros(0, dtype=np.int64)
         params = None if bitmap is None else search_parameters(
-            self.bundle.spec, faiss.IDSelectorBitmap(self.count, faiss.swig_ptr(bitmap)))
+            spec, faiss.IDSelectorBitmap(self.count, faiss.swig_ptr(bitmap)), allowed_count / self.count)
         fetch = min(allowed_count, k + 1)
         while True:
-            scores, rows = index.search(vector, fetch, params=params) if params else index.search(vector, fetch)
-            keep = self._admissible(rows[0], filters, query)
+            scores, rows = search_top(index, spec, self.bundle.embeddings[sensor], vector, fetch, params)
+            keep = self._admissible(rows, filters, query)
             if keep.sum() >= k or fetch >= allowed_count:
-                return scores[0][keep][:k], rows[0][keep][:k]
+                return scores[keep][:k], rows[keep][:k]
             fetch = min(allowed_count, fetch * 4)
 
     def counterpart_rank(self, query: Query) -> tuple[int | None, bool]:
@@ -174,8 +175,9 @@ class SearchEngine:
         if self.count <= EXACT_RANK_LIMIT:
             scores = self.bundle.embeddings[other] @ vector
             return int((scores > scores[query.pair_row]).sum() + 1), False
-        _, rows = self.bundle.indexes[other].search(vector[None], RANK_DEPTH)
-        hits = np.flatnonzero(rows[0] == query.pair_row)
+        _, rows = search_top(self.bundle.indexes[other], self.bundle.spec, self.bundle.embeddings[other],
+                             vector[None], RANK_DEPTH)
+        hits = np.flatnonzero(rows == query.pair_row)
         return (int(hits[0]) + 1, False) if len(hits) else (None, True)
 
     def search(self, query: Query, targets=SENSORS, k: int = 10, filters: Filters | None = None,

@@ -8,11 +8,9 @@ came from (`csmae_core.retrieval.bundle.synthetic_model_manifest`).
 """
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
-import faiss
 import numpy as np
 import pandas as pd
 
@@ -22,12 +20,12 @@ from csmae_core.retrieval.bundle import (
     TABLE,
     bundle_manifest,
     embeddings_file,
-    index_file,
     new_workdir,
     synthetic_model_manifest,
     write_bundle,
 )
-from csmae_core.retrieval.faiss_index import IndexSpec, build_index, index_bytes, recall_at_k
+from csmae_core.retrieval.faiss_index import IndexSpec
+from csmae_core.retrieval.indexing import write_indexes
 
 SYNTHETIC_DESCRIPTION = "none: synthetic vectors"
 SYNTHETIC_ORIGIN = ("no model: synthetic vectors from real labels and countries plus noise "
@@ -68,28 +66,12 @@ def write_synthetic_bundle(out: str | Path, table: pd.DataFrame, vectors: dict[s
     out = Path(out)
     workdir = new_workdir(out)
     table.to_parquet(workdir / TABLE, index=False)
-    report = write_indexes(workdir, vectors, spec)
+    for sensor, matrix in vectors.items():
+        np.save(workdir / embeddings_file(sensor), matrix)
+    report = write_indexes(workdir, list(vectors), spec, shared_space=True, recall_queries=RECALL_QUERIES, seed=1)
     sensors = [sensor for sensor in SENSORS if sensor in vectors]
     dim = next(iter(vectors.values())).shape[1]
     model = model or synthetic_model_manifest(SYNTHETIC_DESCRIPTION, SYNTHETIC_ORIGIN)
     manifest = bundle_manifest(name or out.name, model, archive or {"path": "synthetic"}, len(table), sensors, dim,
                                spec.to_dict(), report["recall_at_10"], precision)
     return write_bundle(out, workdir, manifest), report
-
-
-def write_indexes(workdir: Path, vectors: dict[str, np.ndarray], spec: IndexSpec) -> dict:
-    """Each sensor's vectors and index into `workdir`; the report of `write_synthetic_bundle`."""
-    report: dict = {"build_s": 0.0, "index_bytes": 0, "recall_at_10": {}}
-    for sensor, matrix in vectors.items():
-        np.save(workdir / embeddings_file(sensor), matrix)
-        started = time.perf_counter()
-        index = build_index(matrix, spec)
-        report["build_s"] += time.perf_counter() - started
-        report["index_bytes"] += index_bytes(index)
-        if spec.kind == "flat":
-            report["recall_at_10"][sensor] = 1.0
-        else:
-            sample = np.random.default_rng(1).choice(len(matrix), min(RECALL_QUERIES, len(matrix)), replace=False)
-            report["recall_at_10"][sensor] = recall_at_k(index, matrix, matrix[sample], 10)
-        faiss.write_index(index, str(workdir / index_file(sensor)))
-    return report
