@@ -9,6 +9,7 @@ from pathlib import Path
 import streamlit as st
 
 from pages.ui.resources import ASSETS, Backend, current_backend
+from pages.ui.safe_text import shown
 
 DATA_README = ASSETS / "demo" / "README.md"
 LICENCE_FALLBACK = """BigEarthNet is published under the Community Data License Agreement – Permissive, Version 1.0
@@ -32,31 +33,34 @@ EXAMPLE_CATALOGUE = {"entries": [{"name": "mine", "encoder_family": "csmae", "mo
 
 # ---------------------------------------------------------------- model card
 def card_markdown(card: dict) -> str:
-    """A model card in markdown from a checkpoint's card dict (any field may be absent)."""
+    """A model card in markdown from a checkpoint's card dict (any field may be absent; every value is
+    shown through pages.ui.safe_text: a checkpoint is a file too)."""
     model = card.get("model") or {}
     data = card.get("data") or {}
-    lines = [f"- **Method**: {str(card.get('method', 'csmae')).upper()}"]
+    model = {k: shown(v) for k, v in model.items() if not isinstance(v, (dict, list))}
+    value = lambda mapping, key: shown(mapping.get(key, "?"))  # noqa: E731 - one escaping rule for every field
+    lines = [f"- **Method**: {shown(card.get('method', 'csmae')).upper()}"]
     if card.get("variant") or model.get("variant"):
-        lines.append(f"- **Variant**: {str(card.get('variant', model.get('variant'))).upper()}")
+        lines.append(f"- **Variant**: {shown(card.get('variant', model.get('variant'))).upper()}")
     if "specific_depth" in model:
-        lines.append(f"- **Size**: {model.get('size', '?')} · embedding dimension {model.get('embed_dim', '?')} · "
-                     f"depth {model.get('depth', '?')} ({model.get('specific_depth', '?')} sensor-specific + "
-                     f"{model.get('shared_depth', '?')} shared blocks) · {model.get('num_heads', '?')} heads · "
-                     f"patch {model.get('patch_size', '?')} px on {model.get('img_size', '?')} px inputs")
+        lines.append(f"- **Size**: {value(model, 'size')} · embedding dimension {value(model, 'embed_dim')} · "
+                     f"depth {value(model, 'depth')} ({value(model, 'specific_depth')} sensor-specific + "
+                     f"{value(model, 'shared_depth')} shared blocks) · {value(model, 'num_heads')} heads · "
+                     f"patch {value(model, 'patch_size')} px on {value(model, 'img_size')} px inputs")
     elif model:  # other families: their plain settings
-        lines.append("- **Model**: " + ", ".join(f"{k} {v}" for k, v in model.items() if not isinstance(v, (dict, list))))
+        lines.append("- **Model**: " + ", ".join(f"{shown(k)} {v}" for k, v in model.items()))
     if data:
         used = "labels used" if data.get("labels_used") else "labels never used (self-supervised)"
-        lines.append(f"- **Training data**: archive `{data.get('archive', '?')}`, split `{data.get('split', '?')}`, "
-                     f"{data.get('pairs', '?')} pairs; {used}")
+        lines.append(f"- **Training data**: archive {value(data, 'archive')}, split {value(data, 'split')}, "
+                     f"{value(data, 'pairs')} pairs; {used}")
     if "epochs" in card or "steps" in card:
-        lines.append(f"- **Training**: {card.get('epochs', '?')} epochs, {card.get('steps', '?')} steps, "
-                     f"precision {card.get('precision', '?')}, wall time {card.get('wall_time_s', '?')} s")
+        lines.append(f"- **Training**: {value(card, 'epochs')} epochs, {value(card, 'steps')} steps, "
+                     f"precision {value(card, 'precision')}, wall time {value(card, 'wall_time_s')} s")
     if card.get("final_losses"):
-        losses = ", ".join(f"{k} {v}" for k, v in card["final_losses"].items())
+        losses = ", ".join(f"{shown(k)} {shown(v)}" for k, v in card["final_losses"].items())
         lines.append(f"- **Final losses**: {losses}")
     if card.get("origin"):
-        lines.append(f"- **Origin**: {card['origin']}")
+        lines.append(f"- **Origin**: {shown(card['origin'], 400)}")
     return "\n".join(lines)
 
 
@@ -84,8 +88,8 @@ def show_model_card(backend: Backend) -> None:
         st.info("This model carries no card.")
     if backend.encoder is None:
         st.caption("No model file is loaded for this entry: the facts come from the bundle manifest.")
-    model_file = f"  \n**Model file** `{backend.entry['model']}`" if backend.entry.get("model") else ""
-    st.markdown(f"**Checkpoint content hash** `{content_hash}`  \n**Input transposed** (published orientation): "
+    model_file = f"  \n**Model file** {shown(backend.entry['model'], 300)}" if backend.entry.get("model") else ""
+    st.markdown(f"**Checkpoint content hash** {shown(content_hash)}  \n**Input transposed** (published orientation): "
                 f"{'yes' if transposed else 'no' if transposed is not None else 'unknown'}{model_file}")
 
 
@@ -101,11 +105,11 @@ def show_manifest(backend: Backend) -> None:
     cols[1].metric("Sensors", " + ".join(s.upper() for s in bundle.sensors))
     cols[2].metric("Dimension", str(bundle.dim))
     cols[3].metric("Index", bundle.spec.kind)
-    st.markdown(f"- **Name**: {bundle.name} · encoder family `{bundle.family}`\n"
-                f"- **Created**: {bundle.created or '?'} · embeddings {bundle.precision}\n"
+    st.markdown(f"- **Name**: {shown(bundle.name)} · encoder family {shown(bundle.family)}\n"
+                f"- **Created**: {shown(bundle.created or '?')} · embeddings {shown(bundle.precision)}\n"
                 f"- **Index recall@10 against exact search**: {recall_text}\n"
-                f"- **Archive**: {archive.get('path', '?')} ({archive.get('source', '?')})\n"
-                f"- **Folder**: `{bundle.path}`")
+                f"- **Archive**: {shown(archive.get('path', '?'), 300)} ({shown(archive.get('source', '?'))})\n"
+                f"- **Folder**: {shown(bundle.path, 300)}")
     with st.expander("Full manifest (JSON)"):
         st.json(bundle.manifest, expanded=False)
 

@@ -19,6 +19,7 @@ from csmae_core.retrieval.queries import archive_query
 from csmae_core.retrieval.search import Filters, SearchResponse
 from pages.ui import evaluation_views as views
 from pages.ui.resources import Backend, current_backend
+from pages.ui.safe_text import shown, shown_message
 
 # widget keys
 KEY_CLASS_MODEL = "eval_class_model"
@@ -53,9 +54,9 @@ def load_report(entry: dict) -> EvaluationReport | None:
         try:
             return cached_report(str(path), path.stat().st_mtime if path.is_file() else 0.0)
         except DataNotFoundError as error:
-            st.warning(f"No committed evaluation for this bundle: {error}:")
+            st.warning(f"No committed evaluation for this bundle: {shown_message(error)}:")
         except CsmaeError as error:
-            st.error(f"The evaluation could not be read: {error}:")
+            st.error(f"The evaluation could not be read: {shown_message(error)}:")
     st.code(command, language="bash")
     return None
 
@@ -104,8 +105,9 @@ def choose_failure(report: EvaluationReport, backend: Backend, worst: list[dict]
     by_row = {q["row"]: q for q in worst}
     keep_valid(KEY_FAILURE, list(by_row))
     row = st.selectbox("Inspect query", list(by_row), key=KEY_FAILURE,
-                       format_func=lambda r: f"row {r} · {pair_of(report, table, r)} · AP@{k} "
-                                             f"{by_row[r]['ap']:.3f} · counterpart rank {by_row[r]['rank'] or '—'}")
+                       format_func=lambda r: f"row {r} · {shown(pair_of(report, table, r), context='plain')} · "
+                                             f"AP@{k} {by_row[r]['ap']:.3f} · counterpart rank "
+                                             f"{by_row[r]['rank'] or '—'}")
     return by_row.get(row)
 
 
@@ -122,11 +124,11 @@ def inspect_query(backend: Backend, report: EvaluationReport, direction: str, qu
     try:
         response = live_search(backend, report, direction, row)
     except (CsmaeError, KeyError, IndexError) as error:
-        st.error(f"The query could not be re-run: {error}")
+        st.error(f"The query could not be re-run: {shown_message(error)}")
         return []
     views.show_query(backend, row, sensor, query["ap"], response, report.k)
     st.markdown(f"**Top {len(response.results)} results** ({direction_label(direction)}, archive split(s) "
-                f"{report.archive_spec}, the query's own pair excluded)")
+                f"{shown(report.archive_spec)}, the query's own pair excluded)")
     views.show_results(backend, response)
     return [(sensor, row)] + [(r.sensor, r.row) for r in response.results]
 
@@ -144,7 +146,7 @@ def show_failures(report: EvaluationReport, backend: Backend) -> tuple[str, dict
     try:
         worst = worst_queries(direction_entry, by, n, report.archive_rows(table["split"]) if rows_match else None)
     except CsmaeError as error:
-        st.error(f"The worst queries cannot be listed: {error}")
+        st.error(f"The worst queries cannot be listed: {shown_message(error)}")
         return direction, direction_entry, []
     query = choose_failure(report, backend, worst) if worst else None
     if query is None:
@@ -152,8 +154,8 @@ def show_failures(report: EvaluationReport, backend: Backend) -> tuple[str, dict
         return direction, direction_entry, []
     # only the bundle's own model can be re-run live: its embeddings are the bundle's
     if not (entry.kind == "model" and entry.name == bundle_name and rows_match):
-        st.info(f"Only the current bundle's model ({bundle_name}) can be searched live; "
-                f"for {name} this page shows the numbers only.")
+        st.info(f"Only the current bundle's model ({shown(bundle_name)}) can be searched live; "
+                f"for {shown(name)} this page shows the numbers only.")
         return direction, direction_entry, [(direction.split("_")[0], query["row"])] if rows_match else []
     return direction, direction_entry, inspect_query(backend, report, direction, query)
 

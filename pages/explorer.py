@@ -4,7 +4,6 @@ season and split, label statistics, and a pair's S1/S2 previews with "search wit
 Filtering, counting and aggregation are csmae_core.retrieval.browse's; the map is pages/ui/explorer_map.py."""
 from __future__ import annotations
 
-import html
 import json
 
 import numpy as np
@@ -15,7 +14,8 @@ from csmae_core.retrieval.queries import PatchFacts, archive_facts, rows_named
 from pages.ui.explorer_map import POINT_COLOUR, draw_map
 from pages.ui.explorer_view import current_view, new_click, request_view
 from pages.ui.resources import Backend, current_backend, pair_images
-from pages.ui.state import set_archive_query
+from pages.ui.safe_text import shown, shown_value
+from pages.ui.state import hand_over_archive_query
 from pages.ui.widgets import label_chips
 
 KEY_LABELS, KEY_COUNTRIES = "explorer_labels", "explorer_countries"
@@ -73,6 +73,7 @@ def pair_picker(rows_in_view: np.ndarray, facts: TableFacts, backend: Backend) -
     if current and current not in options:
         options.insert(0, current)
     picked = st.selectbox("Pair", options, index=None, key=KEY_PAIR, accept_new_options=True,
+                          format_func=lambda pair: shown(pair, context="plain"),
                           placeholder="click a patch on the map, or pick / type a pair id",
                           help=f"the pairs in view (the first {MAX_OPTIONS:,}); any pair id of the archive "
                                "can be typed")
@@ -80,15 +81,15 @@ def pair_picker(rows_in_view: np.ndarray, facts: TableFacts, backend: Backend) -
         return None
     rows = rows_named(backend.bundle, str(picked).strip())
     if len(rows) == 0:
-        st.warning(f"This archive holds no pair {picked!r}.")
+        st.warning(f"This archive holds no pair {shown_value(picked)}.")
         return None
     return int(rows[0])
 
 
 def pair_detail(backend: Backend, row: int, pair: PatchFacts) -> None:
-    st.markdown(f"**{html.escape(pair.name)}**")
+    st.markdown(f"**{shown(pair.name)}**")
     st.markdown(label_chips(plain=pair.labels, empty="no labels"), unsafe_allow_html=True)
-    st.caption(pair_summary(backend.bundle.table, row))
+    st.caption("  \n".join(shown(line, 300) for line in pair_summary(backend.bundle.table, row).split("  \n")))
     images = pair_images(backend, row)
     if images is None:
         st.info("This archive is metadata-only: no pixels to preview. You can still search with the pair, "
@@ -99,7 +100,7 @@ def pair_detail(backend: Backend, row: int, pair: PatchFacts) -> None:
     for sensor in ("s2", "s1"):
         if st.button(f"Search with the {sensor.upper()} image", key=KEY_SEARCH[sensor], width="stretch",
                      icon=":material/search:", type="primary" if sensor == "s2" else "secondary"):
-            set_archive_query(row, sensor)
+            hand_over_archive_query(row, sensor)
             st.switch_page("pages/search.py")
 
 

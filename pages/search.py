@@ -1,6 +1,7 @@
 """Search (home page): pick a query (upload, map, archive table, random), choose target sensors, k and
 filters, and see the most similar archive patches on a map and in a gallery with label comparison.
-Widgets -> csmae_core (queries, search, export) -> rendering (pages/ui)."""
+Widgets -> csmae_core (queries, search, export) -> rendering (pages/ui). The address is the search
+(pages/ui/history.py: a shared link, Back, Forward and reload show the search it names)."""
 from __future__ import annotations
 
 import json
@@ -15,48 +16,20 @@ from csmae_core.labels import LABELS_19
 from csmae_core.preview import preview
 from csmae_core.record import PatchRecord
 from csmae_core.retrieval.export import results_csv, results_geojson
-from csmae_core.retrieval.queries import PatchFacts, archive_facts, archive_query, patch_name, rows_named
+from csmae_core.retrieval.queries import PatchFacts, archive_facts, archive_query
 from csmae_core.retrieval.search import RANK_DEPTH, Filters, Query, SearchResponse, row_footprint
 from csmae_core.retrieval.upload_query import upload_facts, upload_query
+from pages.ui.history import follow_address, write_address
 from pages.ui.query_input import KEY_EMBEDDING, KEY_UPLOAD_LABELS, query_input
 from pages.ui.resources import Backend, current_backend
 from pages.ui.results import SENSOR_NAMES, gallery, results_map
-from pages.ui.state import KEY_QUERY, KEY_RESPONSE, QuerySpec, set_archive_query
+from pages.ui.safe_text import shown, shown_message
+from pages.ui.sessions import start_session_janitor
+from pages.ui.state import KEY_K, KEY_QUERY, KEY_RESPONSE, KEY_TARGETS, QuerySpec
 from pages.ui.widgets import data_url, label_chips
 
-KEY_TARGETS, KEY_K, KEY_URL_APPLIED = "targets", "k", "url_applied"
 KEY_SPLITS, KEY_COUNTRIES, KEY_SEASONS = "filter_splits", "filter_countries", "filter_seasons"
 KEY_SNOW, KEY_CLOUD, KEY_OWN, KEY_RADIUS = "filter_snow", "filter_cloud", "filter_own", "filter_radius"
-
-
-# ---------------------------------------------------------------- shareable URL
-def apply_url(backend: Backend) -> None:
-    """?pair=<pair_id>&sensor=s1|s2[&k=10][&targets=s1,s2] restores an archive query (once per session)."""
-    if st.session_state.get(KEY_URL_APPLIED):
-        return
-    st.session_state[KEY_URL_APPLIED] = True
-    params = st.query_params
-    if "pair" not in params:
-        return
-    hits = rows_named(backend.bundle, params["pair"])
-    if len(hits) == 0:
-        st.warning(f"The shared link names pair {params['pair']!r}, which this archive does not hold.")
-        return
-    sensors = backend.bundle.sensors
-    set_archive_query(int(hits[0]), params["sensor"] if params.get("sensor") in sensors else sensors[-1])
-    if params.get("k", "").isdigit():
-        st.session_state[KEY_K] = max(1, min(50, int(params["k"])))
-    targets = [t for t in params.get("targets", "").split(",") if t in SENSORS]
-    if targets:
-        st.session_state[KEY_TARGETS] = [SENSOR_NAMES[t] for t in targets]
-
-
-def update_url(backend: Backend, spec: QuerySpec, k: int, targets: list[str]) -> None:
-    if spec.kind != "archive":
-        st.query_params.clear()
-        return
-    pair_id = patch_name(backend.bundle, spec.row, "s2")  # an S2 patch's name is its pair's id
-    st.query_params.update({"pair": pair_id, "sensor": spec.sensor, "k": str(k), "targets": ",".join(targets)})
 
 
 # ---------------------------------------------------------------- the query
@@ -89,7 +62,7 @@ def query_panel(spec: QuerySpec, facts: PatchFacts, image: np.ndarray | None) ->
         left.image(image, caption=f"{SENSOR_NAMES[spec.sensor]} · "
                    f"{'true colour' if spec.sensor == 's2' else 'VV / VH / VV-VH'}", width="stretch")
     with right:
-        st.markdown(f"**{facts.name}** · {SENSOR_NAMES[spec.sensor]} · {facts.facts}")
+        st.markdown(f"**{shown(facts.name)}** · {SENSOR_NAMES[spec.sensor]} · {shown(facts.facts, 300)}")
         if spec.kind == "upload":
             st.multiselect("Labels of the upload (optional: enables label comparison)", LABELS_19, key=KEY_UPLOAD_LABELS)
             facts.labels = st.session_state[KEY_UPLOAD_LABELS]
@@ -101,7 +74,7 @@ def query_panel(spec: QuerySpec, facts: PatchFacts, image: np.ndarray | None) ->
         else:
             st.caption("Location unknown (no georeference): distances and map placement are unavailable.")
         for note in spec.record.notes if spec.kind == "upload" else []:
-            st.caption(f"Note: {note}")
+            st.caption(f"Note: {shown_message(note)}")
 
 
 # ---------------------------------------------------------------- options and results
@@ -162,10 +135,11 @@ def exports(backend: Backend, response: SearchResponse, facts: PatchFacts, spec:
 
 
 def main() -> None:
+    start_session_janitor()
     backend = current_backend()
     if backend is None:
         st.stop()
-    apply_url(backend)
+    follow_address(backend)
     st.title("Find similar patches across Sentinel-1 and Sentinel-2")
     inputs, panel = st.columns([3, 2], gap="large")
     # Fixed slots, in the same order with or without a query: the results map keeps its place in the page,
@@ -184,7 +158,7 @@ def main() -> None:
     try:
         query, facts, image = build_query(backend, spec)
     except (CsmaeError, IndexError, KeyError) as error:
-        panel.error(f"This query cannot be used with the current model and bundle: {error}")
+        panel.error(f"This query cannot be used with the current model and bundle: {shown_message(error)}")
         return
     with panel:
         query_panel(spec, facts, image)
@@ -193,7 +167,7 @@ def main() -> None:
     query.labels = facts.labels or (None if spec.kind == "upload" else [])
     response = backend.engine.search(query, targets, k, filters)
     st.session_state[KEY_RESPONSE] = response
-    update_url(backend, spec, k, targets)
+    write_address(backend, spec, k, targets)
     with heading_box:
         st.subheader(f"{len(response.results)} most similar patches")
         if not response.results:

@@ -1,6 +1,7 @@
 """AppTest of the search page (home): archive queries, uploads, filters, URL restore, exports."""
 import json
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from csmae_core.io.upload import read_upload
@@ -161,3 +162,113 @@ def test_archive_pair_lookup_and_upload_queries():
     assert facts.labels == ["Arable land"] and facts.facts == "uploaded patch" and len(facts.bbox) == 4
     record.footprint = None
     assert upload_query(record, query.embedding, ["Arable land"]).lonlat is None and upload_facts(record).bbox is None
+
+
+# ------------------------------------------------------------------ uploads by content, the address
+
+
+def test_an_upload_removed_and_replaced_by_another_file_of_the_same_name_and_size_is_searched(tmp_path):
+    from tests.test_upload import s2_stack, write_tif
+
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    first = write_tif(tmp_path / "a" / "scene.tif", s2_stack(12, seed=1)).read_bytes()
+    second = write_tif(tmp_path / "b" / "scene.tif", s2_stack(12, seed=2)).read_bytes()
+    assert len(first) == len(second) and first != second
+    at = app().run()
+    at.file_uploader(key="upload_files").set_value([("scene.tif", first, "image/tiff")]).run()
+    shown_first = at.session_state[KEY_QUERY].record.bands["B02"].copy()
+    at.file_uploader(key="upload_files").clear().run()
+    assert at.session_state[KEY_QUERY] is None and not results_heading(at)  # no stale results
+    at.file_uploader(key="upload_files").set_value([("scene.tif", second, "image/tiff")]).run()
+    assert not at.exception and results_heading(at) == ["10 most similar patches"]
+    searched = at.session_state[KEY_QUERY].record.bands["B02"]
+    assert not (searched == shown_first).all()
+    # without removing it first: the new content is searched as well
+    at.file_uploader(key="upload_files").set_value([("scene.tif", first, "image/tiff")]).run()
+    assert (at.session_state[KEY_QUERY].record.bands["B02"] == shown_first).all()
+
+
+def test_the_window_slider_reads_from_the_upload_staged_once(tmp_path):
+    from tests.test_upload import s2_stack, write_tif
+
+    data = write_tif(tmp_path / "big.tif", s2_stack(12, size=300)).read_bytes()
+    at = app().run()
+    at.file_uploader(key="upload_files").set_value([("big.tif", data, "image/tiff")]).run()
+    opened = at.session_state["upload_opened"][1]
+    staged = opened.paths[0]
+    written = (staged.stat().st_ino, staged.stat().st_mtime_ns)
+    for col in (0, 40, 180):
+        at.slider(key="window_col").set_value(col).run()
+        assert not at.exception and at.session_state[KEY_QUERY].record.meta["window"] == (col, 90)
+        assert at.session_state["upload_opened"][1] is opened
+    assert (staged.stat().st_ino, staged.stat().st_mtime_ns) == written  # nothing written again
+    at.file_uploader(key="upload_files").clear().run()
+    assert not staged.exists()  # the staged copy goes with the upload
+
+
+@pytest.mark.parametrize("params, problem", [
+    ({"k": "²"}, "k must be a whole number from 1 to 50; showing 10 results instead of '²'"),
+    ({"k": "9" * 5000}, "k must be a whole number from 1 to 50; showing 10 results instead of '999"),
+    ({"sensor": "s3"}, "the sensor must be s1 or s2; showing the S2 image instead of 's3'"),
+    ({"targets": "s9,xx"}, "searching S1 and S2 instead of 's9,xx'"),
+])
+def test_a_bad_link_value_is_named_once_and_the_page_searches_with_the_default(params, problem):
+    at = app()
+    at.query_params.update({"pair": "S2A_MSIL2A_20170613T101031_87_48", **params})
+    at.run()
+    assert not at.exception
+    [warning] = [w.value for w in at.warning]
+    assert warning.startswith("The link could not be followed as given: ") and problem in warning
+    assert len(warning) < 250  # the value is cut
+    assert results_heading(at) == ["10 most similar patches"]
+    assert at.query_params["k"] == "10" and at.query_params["pair"] == "S2A_MSIL2A_20170613T101031_87_48"
+    at.segmented_control(key="query_source").set_value("Random example").run()
+    assert not at.warning
+
+
+def test_the_address_is_the_search_back_and_forward_apply_it():
+    """What the browser does on Back/Forward (rerun with the entry's address), as AppTest can: the page
+    follows an address it did not write, and writes one per search."""
+    link = {"pair": "S2A_MSIL2A_20170613T101031_87_48", "sensor": "s1", "k": "5", "targets": "s2"}
+    at = app()
+    at.query_params.update(link)
+    at.run()
+    assert at.query_params == link and results_heading(at) == ["5 most similar patches"]
+    linked_row = at.session_state[KEY_QUERY].row
+    at.segmented_control(key="query_source").set_value("Archive table").run()
+    at.selectbox(key="table_pick").set_value(7).run()
+    later = dict(at.query_params)
+    assert later["pair"] != link["pair"] and at.session_state[KEY_QUERY].row == 7
+    at.query_params.clear()
+    at.query_params.update(link)  # Back
+    at.run()
+    spec = at.session_state[KEY_QUERY]
+    assert (spec.row, spec.sensor) == (linked_row, "s1") and at.query_params == link
+    assert results_heading(at) == ["5 most similar patches"] and at.slider(key="k").value == 5
+    at.query_params.clear()
+    at.query_params.update(later)  # Forward
+    at.run()
+    assert at.session_state[KEY_QUERY].row == 7 and at.query_params == later
+    at.query_params.clear()  # Back to the first entry (no search): no results
+    at.run()
+    assert at.session_state[KEY_QUERY] is None and not results_heading(at)
+
+
+def test_another_page_and_back_keeps_the_search_and_search_with_this_hands_one_over():
+    link = {"pair": "S2A_MSIL2A_20170613T101031_87_48", "sensor": "s1", "k": "5", "targets": "s2"}
+    at = app()
+    at.query_params.update(link)
+    at.run()
+    row = at.session_state[KEY_QUERY].row
+    at.switch_page("pages/explorer.py").run()
+    at.query_params.clear()
+    at.switch_page("pages/search.py").run()  # the menu: an address without a search
+    assert at.session_state[KEY_QUERY].row == row and results_heading(at) == ["5 most similar patches"]
+    assert at.query_params["pair"] == link["pair"]  # written again
+    at.switch_page("pages/explorer.py").run()
+    at.session_state["explorer_pair"] = "S2B_MSIL2A_20180204T94161_57_38"
+    at.run()
+    at.button(key="explorer_search_s1").click().run()  # "Search with the S1 image": st.switch_page
+    spec = at.session_state[KEY_QUERY]
+    assert spec.sensor == "s1" and spec.row != row and not at.exception
+    assert at.query_params["pair"] == "S2B_MSIL2A_20180204T94161_57_38"

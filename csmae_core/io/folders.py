@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from csmae_core.bands import BANDS, MODEL_BANDS, STORED_BANDS
-from csmae_core.errors import DataNotFoundError, InputError
+from csmae_core.errors import DataNotFoundError, InputError, UnknownLabelError
 from csmae_core.geo import footprint_from_labels_metadata, footprint_from_name, tile_of_name
 from csmae_core.io.archive import PairArchive
 from csmae_core.io.geotiff import read_band_file
@@ -79,17 +79,44 @@ def read_patch_folder(folder: str | Path, source: str = "BigEarthNet patch folde
     return record
 
 
-def _apply_labels_metadata(record: PatchRecord, path: Path) -> None:
+LABELS_FILE_OPTIONAL = "fix or remove the labels file (it is optional: without it the patch has no labels)"
+_TEXT_FIELDS = ("acquisition_time", "acquisition_date", "corresponding_s2_patch", "scene_source", "tile_source")
+
+
+def read_labels_json(path: Path) -> dict:
+    """A `<name>_labels_metadata.json` as a dict, its fields checked (InputError naming the file, the
+    field and what was expected)."""
     try:
         meta = json.loads(path.read_text())
     except (OSError, ValueError) as error:
-        raise InputError(f"{path.name} is not valid JSON ({error}); fix or remove the labels file (it is "
-                         "optional: without it the patch has no labels)") from error
+        raise InputError(f"{path.name} is not valid JSON ({error}); {LABELS_FILE_OPTIONAL}") from error
     if not isinstance(meta, dict):
         raise InputError(f"{path.name} does not hold a JSON object; fix or remove the labels file")
+    labels = meta.get("labels", [])
+    if not isinstance(labels, list) or not all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in labels):
+        raise InputError(f"{path.name}: field 'labels' must be a list of BigEarthNet label names (strings) or "
+                         f"CLC codes (integers), not {_described(labels)}; {LABELS_FILE_OPTIONAL}")
+    for key in _TEXT_FIELDS:
+        if key in meta and not isinstance(meta[key], str):
+            raise InputError(f"{path.name}: field {key!r} must be a string, not {_described(meta[key])}; "
+                             f"{LABELS_FILE_OPTIONAL}")
+    return meta
+
+
+def _described(value: object) -> str:
+    """`type (value)` with the value cut to 40 characters: what a message says was found."""
+    text = json.dumps(value) if isinstance(value, (str, int, float, bool, type(None))) else repr(value)
+    return f"{type(value).__name__} ({text[:40]}{'...' if len(text) > 40 else ''})"
+
+
+def _apply_labels_metadata(record: PatchRecord, path: Path) -> None:
+    meta = read_labels_json(path)
     if "labels" in meta:
+        try:
+            record.labels = to_19(meta["labels"])
+        except UnknownLabelError as error:
+            raise UnknownLabelError(f"{path.name}: field 'labels' holds {error}; {LABELS_FILE_OPTIONAL}") from error
         record.labels_43 = list(meta["labels"])
-        record.labels = to_19(record.labels_43)
     record.acquisition = meta.get("acquisition_time") or meta.get("acquisition_date")
     if record.footprint is None and "coordinates" in meta:
         record.footprint = footprint_from_labels_metadata(meta)
@@ -114,7 +141,7 @@ class BenV1Folders(PairArchive):
             meta_file = s1_dir / f"{s1_dir.name}_labels_metadata.json"
             if not meta_file.is_file():
                 continue
-            s2_name = json.loads(meta_file.read_text()).get("corresponding_s2_patch")
+            s2_name = read_labels_json(meta_file).get("corresponding_s2_patch")
             if s2_name and (self.s2_root / s2_name).is_dir():
                 rows.append({"pair_id": s2_name, "s1_name": s1_dir.name})
         if not rows:

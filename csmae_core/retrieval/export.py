@@ -1,4 +1,8 @@
-"""Search results as GeoJSON (footprint polygons with properties) and CSV, for download."""
+"""Search results as GeoJSON (footprint polygons with properties) and CSV, for download.
+
+CSV cells that are text starting with `=`, `+`, `-`, `@`, a tab or a carriage return get a leading `'`
+(OWASP's advice against CSV injection: a spreadsheet would run such a cell as a formula; a custom
+archive's ids and labels are anyone's text). Numbers stay numbers; GeoJSON keeps every value exact."""
 from __future__ import annotations
 
 import csv
@@ -19,12 +23,20 @@ def result_row(result: Result) -> dict:
     return row
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value):
+    """A text cell that a spreadsheet would read as a formula, prefixed with `'`; anything else as is."""
+    return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
 def results_csv(response: SearchResponse) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=FIELDS)
     writer.writeheader()
     for result in response.results:
-        writer.writerow(result_row(result))
+        writer.writerow({name: spreadsheet_safe(value) for name, value in result_row(result).items()})
     return buffer.getvalue()
 
 

@@ -2,7 +2,6 @@
 csmae_core.evaluation's EvaluationReport and inspection helpers, the chips from pages.ui.widgets)."""
 from __future__ import annotations
 
-import html
 from pathlib import Path
 
 import altair as alt
@@ -14,6 +13,7 @@ from csmae_core.evaluation.report import EvaluationReport
 from csmae_core.evaluation.run import BASELINE_DESCRIPTIONS, direction_label
 from csmae_core.retrieval.search import Result, SearchResponse
 from pages.ui.resources import Backend, pair_images
+from pages.ui.safe_text import shown
 from pages.ui.widgets import label_chips
 
 PLOTS = (("precision_at_k.png", "Precision@k of every model and baseline per direction"),
@@ -38,8 +38,8 @@ def table_height(rows: int) -> int:
 
 def show_protocol(report: EvaluationReport, rows_match: bool) -> None:
     protocol = report.protocol
-    st.markdown(f"**Protocol**: queries from split(s) `{protocol.get('queries', '?')}` searched against the "
-                f"archive split(s) `{protocol.get('archive', '?')}` (each query's own pair left out).")
+    st.markdown(f"**Protocol**: queries from split(s) {shown(protocol.get('queries', '?'))} searched against the "
+                f"archive split(s) {shown(protocol.get('archive', '?'))} (each query's own pair left out).")
     cols = st.columns(3)
     cols[0].metric("Queries", str(protocol.get("query_count", "?")))
     cols[1].metric("Archive pairs", str(protocol.get("archive_count", "?")))
@@ -61,9 +61,10 @@ def show_summary(report: EvaluationReport) -> None:
         config = {c: st.column_config.NumberColumn(c, format="%.3f") for c in frame.columns[4:]}
         config["Median counterpart rank"] = st.column_config.NumberColumn("Median counterpart rank", format="%.1f")
         tab.dataframe(frame, hide_index=True, column_config=config, placeholder="—", height=table_height(len(frame)))
-    lines = [f"- **{name}** ({report.encoder_of('model', name)}, model `{str(model.get('model_hash', ''))[:12]}`): "
-             f"{model.get('description', '')}" for name, model in report.models.items()]
-    lines += [f"- **{entry.name}** (baseline): {BASELINE_DESCRIPTIONS.get(entry.name, 'baseline')}"
+    lines = [f"- **{shown(name)}** ({shown(report.encoder_of('model', name))}, model "
+             f"{shown(str(model.get('model_hash', ''))[:12])}): {shown(model.get('description', ''), 400)}"
+             for name, model in report.models.items()]
+    lines += [f"- **{shown(entry.name)}** (baseline): {shown(BASELINE_DESCRIPTIONS.get(entry.name, 'baseline'), 400)}"
               for entry in report.entries().values() if entry.kind == "baseline"]
     st.markdown("\n".join(lines))
     st.caption("Directions are query sensor → archive sensor. Counterpart MRR / @1: how often a cross-sensor "
@@ -102,8 +103,8 @@ def show_query(backend: Backend, row: int, sensor: str, evaluated_ap: float, res
         left.image(images[sensor], caption=f"Query · {sensor.upper()}", width="stretch")
     else:
         left.info("No pixels in this bundle's archive.")
-    place = " · ".join(str(table.at[row, c]) for c in ("split", "country", "season") if pd.notna(table.at[row, c]))
-    right.markdown(f"**{html.escape(str(table.at[row, 'pair_id']))}** (row {row}) · {place}")
+    place = " · ".join(shown(table.at[row, c]) for c in ("split", "country", "season") if pd.notna(table.at[row, c]))
+    right.markdown(f"**{shown(table.at[row, 'pair_id'])}** (row {row}) · {place}")
     chips_markdown(right, plain=list(table.at[row, "labels"]))
     live = response.metrics or {}
     rank = response.counterpart_rank if response.counterpart_rank is not None else "—"
@@ -120,7 +121,7 @@ def show_result(result: Result, images: dict | None) -> None:
         st.image(images[result.sensor], width="stretch")
     distance = f" · {result.distance_km:,.0f} km" if result.distance_km is not None else ""
     st.caption(f"#{result.rank} · {result.sensor.upper()} · score {result.score:.3f}{distance}  \n"
-               f"{result.pair_id}  \nP {result.precision:.2f} · R {result.recall:.2f}")
+               f"{shown(result.pair_id)}  \nP {result.precision:.2f} · R {result.recall:.2f}")
     chips_markdown(shared=result.shared, missing=result.missing, extra=result.extra)
 
 
@@ -147,7 +148,7 @@ def show_confusion(direction: str, frame: pd.DataFrame | None) -> None:
         st.dataframe(frame, height=table_height(len(frame)))
     pairs = top_confusions(frame.to_numpy(), n=10)
     if pairs:
-        st.markdown("\n".join(f"{i}. **{extra}** retrieved instead of **{missing}**: {count} times"
+        st.markdown("\n".join(f"{i}. **{shown(extra)}** retrieved instead of **{shown(missing)}**: {count} times"
                               for i, (missing, extra, count) in enumerate(pairs, start=1)))
     st.caption("Counts over the top-k results of every query: a result that lacks the query's label (row) "
                "while carrying another label (column).")

@@ -3,8 +3,6 @@ which) drawn as one feature group on a map that stays the same for a table, so t
 the map, and its view, across reruns."""
 from __future__ import annotations
 
-import html
-
 import folium
 import numpy as np
 import streamlit as st
@@ -15,6 +13,7 @@ from csmae_core.retrieval.browse import TableFacts, patch_features
 from csmae_core.retrieval.queries import PatchFacts
 from pages.ui.explorer_view import KEY_MAP, MAP_HEIGHT, MAP_WIDTH_GUESS, requested_center_zoom
 from pages.ui.maps import offline_map
+from pages.ui.safe_text import shown
 
 BBOX_ZOOM = 10  # from this zoom on a patch is drawn as its footprint (>= ~10 px wide)
 POINT_COLOUR, SELECTED_COLOUR, CELL_COLOUR = "#1f77b4", "#d62728", "#ff7f0e"
@@ -28,7 +27,7 @@ def patch_layer(facts: TableFacts, rows: np.ndarray, zoom: int, selected: Select
     group = folium.FeatureGroup(name="patches")
     if len(rows):
         style = {"color": POINT_COLOUR, "weight": 1.5, "fillColor": POINT_COLOUR, "fillOpacity": 0.45, "radius": 5}
-        folium.GeoJson(patch_features(facts.table, rows, zoom >= BBOX_ZOOM), name="patches",
+        folium.GeoJson(shown_properties(patch_features(facts.table, rows, zoom >= BBOX_ZOOM)), name="patches",
                        marker=folium.CircleMarker(radius=5, fill=True),
                        style_function=lambda _feature: style, highlight_function=lambda _f: {"weight": 3},
                        tooltip=folium.GeoJsonTooltip(fields=["pair", "labels"], aliases=["pair", "labels"]),
@@ -39,9 +38,19 @@ def patch_layer(facts: TableFacts, rows: np.ndarray, zoom: int, selected: Select
         if pair.bbox is not None:
             west, south, east, north = pair.bbox
             folium.Rectangle([[south, west], [north, east]], color=SELECTED_COLOUR, weight=3, fill=False,
-                             tooltip=f"selected: {html.escape(pair.name)}").add_to(group)
+                             tooltip=f"selected: {shown(pair.name, context='html')}").add_to(group)
         folium.CircleMarker(list(centre), radius=7, color=SELECTED_COLOUR, weight=2, fill=False).add_to(group)
     return group
+
+
+def shown_properties(collection: dict) -> dict:
+    """The features' text properties escaped for HTML: folium's GeoJsonTooltip puts them into innerHTML."""
+    for feature in collection["features"]:
+        properties = feature["properties"]
+        for name, value in properties.items():
+            if isinstance(value, str):
+                properties[name] = shown(value, 400, context="html")
+    return collection
 
 
 def short_count(count: int) -> str:

@@ -1,6 +1,8 @@
 """The search page's query inputs: an upload (with a window picker for a raster larger than one patch),
 a click on the archive map, a pick from the archive table, or a random pair. Each makes its choice the
-query in st.session_state[KEY_QUERY]; reading and checking an upload is the core's (read_upload)."""
+query in st.session_state[KEY_QUERY] when the choice changes (not on every rerun: the address may have
+made another search the query since). Reading and checking an upload is the core's (open_upload): it is
+staged once per content (a SHA-256 of names and bytes), and the window slider reads from that copy."""
 from __future__ import annotations
 
 import logging
@@ -12,20 +14,23 @@ from streamlit_folium import st_folium
 
 from csmae_core.bands import PATCH_PIXELS
 from csmae_core.errors import CsmaeError
-from csmae_core.io.upload import UPLOAD_FORMS, UploadLayout, read_upload, upload_layout
-from csmae_core.record import PatchRecord
+from csmae_core.io.upload import UPLOAD_FORMS, OpenedUpload, open_upload
 from csmae_core.retrieval.pair_lookup import archive_centre, map_markers, nearest_pair, pair_listing, pairs_matching
 from csmae_core.retrieval.queries import patch_name
 from pages.ui.maps import offline_map
 from pages.ui.resources import Backend
 from pages.ui.results import SENSOR_NAMES
-from pages.ui.state import KEY_QUERY, QuerySpec, set_archive_query
+from pages.ui.safe_text import shown, shown_message
+from pages.ui.state import KEY_QUERY, KEY_UPLOAD_QUERY, QuerySpec, set_archive_query
 
 log = logging.getLogger(__name__)
 KEY_SOURCE, KEY_UPLOAD, KEY_UPLOAD_SENSOR = "query_source", "upload_files", "upload_sensor"
 KEY_WINDOW_COL, KEY_WINDOW_ROW = "window_col", "window_row"
 KEY_PICK_SENSOR, KEY_TABLE_PICK, KEY_TABLE_FILTER = "pick_sensor", "table_pick", "table_filter"
 KEY_UPLOAD_LABELS, KEY_EMBEDDING = "upload_labels", "query_embedding"
+KEY_OPENED = "upload_opened"      # (Streamlit file ids, OpenedUpload) of the files in the uploader
+KEY_LAST_PICK = "last_pick"       # the archive row last picked on the map or in the table
+KEY_MAP_CLICK = "map_click_seen"  # the map click already followed
 QUERY_SOURCES = ("Upload", "Pick on the map", "Archive table", "Random example")
 SENSOR_OPTIONS = {"Sentinel-2 (optical)": "s2", "Sentinel-1 (radar)": "s1"}
 MAX_MAP_POINTS = 3000
@@ -34,13 +39,14 @@ MAX_TABLE_ROWS = 500
 
 def query_input(backend: Backend) -> None:
     """The chosen input, built alone: a segmented choice rather than tabs, so only it is sent to the browser."""
-    source = st.segmented_control("Query from", QUERY_SOURCES, default=QUERY_SOURCES[0], key=KEY_SOURCE) \
-        or QUERY_SOURCES[0]
+    source = st.segmented_control("Query from", QUERY_SOURCES, default=QUERY_SOURCES[0], key=KEY_SOURCE,
+                                  on_change=_source_changed) or QUERY_SOURCES[0]
     if source != "Upload":
         options = [name for name, sensor in SENSOR_OPTIONS.items() if sensor in backend.bundle.sensors]
         if st.session_state.get(KEY_PICK_SENSOR) not in options:  # e.g. an S2-only model was picked
             st.session_state[KEY_PICK_SENSOR] = options[0]
-        st.radio("Image of the archive pair", options, horizontal=True, key=KEY_PICK_SENSOR)
+        st.radio("Image of the archive pair", options, horizontal=True, key=KEY_PICK_SENSOR,
+                 on_change=_image_changed)
     if source == "Upload":
         upload_tab(backend)
     elif source == "Pick on the map":
@@ -57,9 +63,23 @@ def picked_sensor() -> str:
 
 def pick_archive_pair(row: int) -> None:
     """Archive pair `row` (the picked image) becomes the query unless it already is."""
+    st.session_state[KEY_LAST_PICK] = row
     current = st.session_state.get(KEY_QUERY)
     if not (current and current.kind == "archive" and current.row == row and current.sensor == picked_sensor()):
         set_archive_query(row, picked_sensor())  # the rest of this run searches with it
+
+
+def _source_changed() -> None:
+    """Back on "Upload": the upload held in the uploader is the query again."""
+    if st.session_state.get(KEY_SOURCE) == "Upload" and st.session_state.get(KEY_UPLOAD_QUERY) is not None:
+        st.session_state[KEY_QUERY] = st.session_state[KEY_UPLOAD_QUERY]
+
+
+def _image_changed() -> None:
+    """Another image of the pair last picked on the map or in the table: it is the query now."""
+    source, row = st.session_state.get(KEY_SOURCE), st.session_state.get(KEY_LAST_PICK)
+    if source in ("Pick on the map", "Archive table") and row is not None:
+        pick_archive_pair(row)
 
 
 # ---------------------------------------------------------------- upload
@@ -70,49 +90,75 @@ def upload_tab(backend: Backend) -> None:
     override = st.selectbox("Sensor", ["detect", "s1", "s2"], key=KEY_UPLOAD_SENSOR,
                             format_func=lambda s: {"detect": "detect from the bands", **SENSOR_NAMES}[s])
     if not files:
+        forget_upload()
         return
     if backend.encoder is None:
         st.error("This bundle was loaded without its model, so uploads cannot be embedded.")
         return
-    upload = tuple((file.name, file.getvalue()) for file in files)  # handed to the core as they came
     try:
-        window = choose_window(upload)
-        key = (tuple((name, len(data)) for name, data in upload), window, override)
-        current = st.session_state.get(KEY_QUERY)
-        if current and current.kind == "upload" and getattr(current, "upload_key", None) == key:
-            return  # the same upload: nothing to read again on this rerun
-        record = cached_record(upload, window, None if override == "detect" else override)
+        opened = opened_upload(files)
+        window = choose_window(opened)
+        key = (opened.key, window, override)
+        held = st.session_state.get(KEY_UPLOAD_QUERY)
+        if held is not None and held.upload_key == key:
+            return  # this upload, window and sensor are read already (and the query unless the address changed it)
+        record = opened.read(window, None if override == "detect" else override)
     except CsmaeError as error:
-        st.error(f"The upload could not be used: {error}")
+        drop_upload_query()
+        st.error(f"The upload could not be used: {shown_message(error)}")
         return
     except Exception as error:  # noqa: BLE001 - a file the core does not yet explain must not take the app down
-        log.exception("reading upload %s failed", [name for name, _ in upload])
-        st.error(f"The upload could not be read ({type(error).__name__}: {error}); {UPLOAD_FORMS}")
+        log.exception("reading upload %s failed", [shown(file.name) for file in files])
+        drop_upload_query()
+        st.error(f"The upload could not be read ({type(error).__name__}: {shown_message(error)}); {UPLOAD_FORMS}")
         return
-    spec = QuerySpec("upload", record.sensor, record=record)
-    spec.upload_key = key
-    st.session_state[KEY_QUERY] = spec
+    spec = QuerySpec("upload", record.sensor, record=record, upload_key=key)
+    st.session_state[KEY_QUERY] = st.session_state[KEY_UPLOAD_QUERY] = spec
     st.session_state.pop(KEY_EMBEDDING, None)
     st.session_state[KEY_UPLOAD_LABELS] = list(record.labels or [])
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
-def cached_layout(upload: tuple[tuple[str, bytes], ...]) -> UploadLayout:
-    """Grid size and overview of a single-file upload (cached: the window sliders rerun the page)."""
-    return upload_layout(upload)
+def opened_upload(files) -> OpenedUpload:
+    """The uploader's files checked and staged once: again only when other files were dropped, and kept
+    (with what was read of it) when the new drop has the same content."""
+    ids = tuple(file.file_id for file in files)
+    held = st.session_state.get(KEY_OPENED)
+    if held is not None and held[0] == ids:
+        return held[1]
+    opened = open_upload([(file.name, file.getvalue()) for file in files])  # getvalue: no copy
+    if held is not None and held[1].key == opened.key:
+        opened.close()
+        opened = held[1]
+    elif held is not None:
+        held[1].close()
+    st.session_state[KEY_OPENED] = (ids, opened)
+    return opened
 
 
-@st.cache_data(max_entries=16, show_spinner="Reading the upload ...")
-def cached_record(upload: tuple[tuple[str, bytes], ...], window, sensor) -> PatchRecord:
-    """The upload's PatchRecord (cached per content, window and sensor)."""
-    return read_upload(upload, window=window, sensor=sensor)
+def drop_upload_query() -> None:
+    """The upload's query is gone (a new drop failed): the page must not keep showing its results."""
+    st.session_state.pop(KEY_UPLOAD_QUERY, None)
+    if getattr(st.session_state.get(KEY_QUERY), "kind", None) == "upload":
+        st.session_state[KEY_QUERY] = None
 
 
-def choose_window(upload: tuple[tuple[str, bytes], ...]) -> tuple[int, int] | None:
+def forget_upload() -> None:
+    """The uploader was emptied: the staged copy of what it held is removed and its query dropped (a
+    query set otherwise, e.g. by another page, stays)."""
+    held = st.session_state.pop(KEY_OPENED, None)
+    if held is None:
+        return
+    held[1].close()
+    if getattr(st.session_state.get(KEY_QUERY), "kind", None) == "upload":
+        st.session_state[KEY_QUERY] = None
+    st.session_state.pop(KEY_UPLOAD_QUERY, None)
+
+
+def choose_window(opened: OpenedUpload) -> tuple[int, int] | None:
     """For a raster larger than one patch: sliders over an overview with the window drawn on it."""
-    if len(upload) != 1:
+    if len(opened.paths) != 1:
         return None
-    layout = cached_layout(upload)
+    layout = opened.layout()
     if not layout.needs_window:
         return None
     width, height, size = layout.width, layout.height, PATCH_PIXELS
@@ -123,6 +169,8 @@ def choose_window(upload: tuple[tuple[str, bytes], ...]) -> tuple[int, int] | No
     if layout.overview is not None:
         right.image(draw_window(layout.overview, col, row, width, height), caption="whole upload; red: the window",
                     width="stretch")
+    elif layout.overview_note:
+        right.info(f"No overview: {shown_message(layout.overview_note)}.")
     return col, row
 
 
@@ -147,14 +195,15 @@ def map_tab(backend: Backend) -> None:
     markers = map_markers(backend.bundle, MAX_MAP_POINTS)
     for marker in markers.itertuples():
         folium.CircleMarker([marker.lat, marker.lon], radius=5, color="#1f77b4", fill=True, fill_opacity=0.8,
-                            tooltip=marker.tooltip).add_to(fmap)
+                            tooltip=shown(marker.tooltip, context="html")).add_to(fmap)
     if len(markers):
         fmap.fit_bounds([[markers["lat"].min(), markers["lon"].min()], [markers["lat"].max(), markers["lon"].max()]])
     with st.container(key="query_map_box"):
         clicked = st_folium(fmap, height=380, use_container_width=True, returned_objects=["last_clicked"],
                             key="query_map")
     point = (clicked or {}).get("last_clicked")
-    if point:
+    if point and point != st.session_state.get(KEY_MAP_CLICK):  # a new click (the map repeats its last one)
+        st.session_state[KEY_MAP_CLICK] = point
         pick_archive_pair(nearest_pair(backend.bundle, point["lng"], point["lat"]))
 
 
@@ -163,7 +212,11 @@ def table_tab(backend: Backend) -> None:
     rows = pairs_matching(bundle, st.text_input("Filter by name, country or label", key=KEY_TABLE_FILTER))
     listing = pair_listing(bundle, rows[:MAX_TABLE_ROWS])
     st.dataframe(listing, hide_index=True, height=220, width="stretch")
-    choice = st.selectbox("Query with pair", [None, *listing.index.tolist()], key=KEY_TABLE_PICK,
-                          format_func=lambda r: "choose a pair ..." if r is None else patch_name(bundle, r, "s2"))
-    if choice is not None:
-        pick_archive_pair(int(choice))
+    st.selectbox("Query with pair", [None, *listing.index.tolist()], key=KEY_TABLE_PICK, on_change=_table_picked,
+                 format_func=lambda r: "choose a pair ..." if r is None else shown(patch_name(bundle, r, "s2"),
+                                                                                  context="plain"))
+
+
+def _table_picked() -> None:
+    if st.session_state.get(KEY_TABLE_PICK) is not None:
+        pick_archive_pair(int(st.session_state[KEY_TABLE_PICK]))

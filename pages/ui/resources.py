@@ -9,11 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from csmae_core import Bundle, CsmaeError, EncoderBase, SearchEngine, load_model, open_archive
 from csmae_core.catalogue import catalogue_path, read_catalogue
 from csmae_core.preview import preview
-from pages.ui.state import KEY_ENTRY
+from pages.ui.safe_text import shown, shown_message, shown_value
+from pages.ui.state import KEY_CAME_FROM, KEY_ENTRY, KEY_PAGE
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,7 +60,11 @@ PAGES = (("pages/search.py", "Search", ":material/search:"), ("pages/explorer.py
 
 
 def page_menu() -> None:
-    """Page config and the sidebar menu, the same whichever way the page was reached."""
+    """Page config and the sidebar menu, the same whichever way the page was reached; notes which page
+    ran before this one (the search page keeps its search when it is reached from another page)."""
+    context = get_script_run_ctx()
+    st.session_state[KEY_CAME_FROM] = st.session_state.get(KEY_PAGE)
+    st.session_state[KEY_PAGE] = context.page_script_hash if context is not None else None
     st.set_page_config(page_title="CSMAE retrieval", page_icon=str(ASSETS / "icon.png"), layout="wide")
     with st.sidebar:
         for path, label, icon in PAGES:
@@ -72,7 +78,7 @@ def current_backend() -> Backend | None:
     try:
         entries = load_catalogue(str(catalogue_path()))
     except CsmaeError as error:
-        st.error(f"The model catalogue could not be read: {error}")
+        st.error(f"The model catalogue could not be read: {shown_message(error)}")
         return None
     names = [e["name"] for e in entries]
     if st.session_state.get(KEY_ENTRY) not in names:
@@ -82,12 +88,12 @@ def current_backend() -> Backend | None:
     try:
         backend = load_backend(json.dumps(entry, sort_keys=True))
     except CsmaeError as error:
-        st.error(f"The model or its index could not be loaded: {error}")
+        st.error(f"The model or its index could not be loaded: {shown_message(error)}")
         return None
     except Exception as error:  # noqa: BLE001 - a file the core does not yet explain must not take the app down
         log.exception("loading catalogue entry %s failed", entry["name"])
-        st.error(f"The model or its index could not be loaded ({type(error).__name__}: {error}); check the files "
-                 f"of catalogue entry {entry['name']!r} or choose another model in the sidebar")
+        st.error(f"The model or its index could not be loaded ({type(error).__name__}: {shown_message(error)}); check "
+                 f"the files of catalogue entry {shown_value(entry['name'])} or choose another model in the sidebar")
         return None
     render_sidebar(backend)
     return backend
@@ -98,9 +104,10 @@ def render_sidebar(backend: Backend) -> None:
     device = backend.encoder.device if backend.encoder else "no model (search by archive patch only)"
     spaces = "" if bundle.cross_sensor else " · S1 and S2 in separate spaces (same-sensor search only)"
     st.sidebar.caption(
-        f"**Model** {bundle.model_description} · hash `{bundle.model_hash[:12]}`{spaces}  \n"
-        f"**Bundle** {bundle.name} · {len(bundle.table):,} pairs × {' + '.join(s.upper() for s in bundle.sensors)} · "
-        f"{bundle.spec.kind} index  \n**Device** {device}")
+        f"**Model** {shown(bundle.model_description, 300)} · hash {shown(bundle.model_hash[:12])}{spaces}  \n"
+        f"**Bundle** {shown(bundle.name)} · {len(bundle.table):,} pairs × "
+        f"{' + '.join(s.upper() for s in bundle.sensors)} · "
+        f"{bundle.spec.kind} index  \n**Device** {shown(device)}")
 
 
 def pair_images(backend: Backend, row: int) -> dict[str, np.ndarray] | None:

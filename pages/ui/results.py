@@ -1,8 +1,6 @@
 """Rendering of a search response: the results map (footprints with image overlays) and the gallery."""
 from __future__ import annotations
 
-import html
-
 import folium
 import streamlit as st
 from streamlit_folium import st_folium
@@ -12,6 +10,7 @@ from csmae_core.retrieval.aggregate import fit_view
 from csmae_core.retrieval.search import SearchResponse
 from pages.ui.maps import offline_map
 from pages.ui.resources import Backend
+from pages.ui.safe_text import shown
 from pages.ui.widgets import data_url, label_chips
 
 RANK_COLOURS = ["#d62728", "#ff7f0e", "#bcbd22", "#2ca02c", "#17becf", "#1f77b4", "#9467bd", "#e377c2",
@@ -37,7 +36,8 @@ def colour(rank: int) -> str:
 def popup_html(result, image: str | None) -> str:
     picture = f'<img src="{image}" width="120"><br>' if image else ""
     return (f"{picture}<b>#{result.rank}</b> {SENSOR_NAMES[result.sensor]} · score {result.score:.3f}<br>"
-            f"<small>{html.escape(result.pair_id)}</small><br>{html.escape(', '.join(result.labels))}")
+            f"<small>{shown(result.pair_id, context='html')}</small><br>"
+            f"{shown(', '.join(result.labels), 400, context='html')}")
 
 
 def results_map(backend: Backend, entry_json: str, response: SearchResponse, query_bbox, query_image) -> None:
@@ -90,13 +90,13 @@ def gallery(entry_json: str, response: SearchResponse, columns: int = 5, query_n
         with cells[index % columns]:
             with st.container(border=True):
                 st.markdown(f'<span class="result-card" data-rank="{result.rank}" '
-                            f'data-query="{html.escape(query_name)}"></span>**#{result.rank}** · '
+                            f'data-query="{shown(query_name, context="attribute")}"></span>**#{result.rank}** · '
                             f"{SENSOR_NAMES[result.sensor]} · score **{result.score:.3f}**", unsafe_allow_html=True)
                 image = result_image(entry_json, result.row, result.sensor)
                 if image:
                     st.image(image, width="stretch")
                 distance = f" · {result.distance_km:,.1f} km away" if result.distance_km is not None else ""
-                st.caption(f"{result.pair_id}{distance}")
+                st.caption(f"{shown(result.pair_id)}{distance}")
                 if result.precision is not None:
                     st.markdown(label_chips(result.shared, result.missing, result.extra), unsafe_allow_html=True)
                     st.caption(f"prec {result.precision:.2f} · rec {result.recall:.2f} · F1 {result.f1:.2f}")

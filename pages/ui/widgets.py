@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import base64
-import html
 import io
 
 import numpy as np
 from PIL import Image
+
+from pages.ui.safe_text import shown
 
 
 def png_bytes(image: np.ndarray) -> bytes:
@@ -29,8 +30,9 @@ CHIP_COLOURS = {"shared": ("#1b7f3b", "#e3f4e8"), "missing": ("#b42318", "#fdece
 
 def label_chips(shared=(), missing=(), extra=(), plain=(), empty: str = "") -> str:
     """HTML chips: shared (green), missing = query label the result lacks (red), extra = result label
-    the query lacks (orange), plain (grey, no comparison). Label text is escaped. With no label at all:
-    `empty` in italics (nothing when it is "")."""
+    the query lacks (orange), plain (grey, no comparison). Label text goes through pages.ui.safe_text
+    (HTML inside Markdown: no tag, link or image from a label). With no label at all: `empty` in italics
+    (nothing when it is "")."""
     chips = []
     for kind, labels in (("shared", shared), ("missing", missing), ("extra", extra), ("plain", plain)):
         colour, background = CHIP_COLOURS[kind]
@@ -38,7 +40,7 @@ def label_chips(shared=(), missing=(), extra=(), plain=(), empty: str = "") -> s
         for label in labels:
             chips.append(f'<span class="chip chip-{kind}" title="{kind}" style="display:inline-block;margin:1px 2px;'
                          f'padding:0 6px;border-radius:9px;font-size:0.72rem;color:{colour};background:{background};'
-                         f'border:1px solid {colour}33">{sign}{html.escape(label)}</span>')
+                         f'border:1px solid {colour}33">{sign}{shown(label, context="html")}</span>')
     if not chips and empty:
-        return f"<em>{html.escape(empty)}</em>"
+        return f"<em>{shown(empty, context='html')}</em>"
     return "".join(chips)

@@ -8,7 +8,7 @@ import shutil
 
 import numpy as np
 
-from tests.bad_inputs.builder import S1_NAME, S2_NAME, V1_S1, random_bytes, upload_case
+from tests.bad_inputs.builder import S1_NAME, S2_NAME, V1_S1, V1_S2, random_bytes, upload_case
 from tests.bad_inputs.spec import Category
 
 CASES = Category("upload")
@@ -217,3 +217,34 @@ def build_tif_band_files_mixed_sensors(b, d):
     for pol in ("VV", "VH"):
         shutil.copyfile(V1_S1 / f"{S1_NAME}_{pol}.tif", folder / f"{S2_NAME}_{pol}.tif")
     return upload_case(sorted(folder.glob("*.tif")))
+
+
+@CASES.case("tif-declared-scene-huge-blocks", "12-band S2 GeoTIFF declaring 12288 x 12288 uint16 pixels (3.4 GiB "
+            "decoded) in 8192 x 8192 tiles of 128 MiB, a few kB (sparse)", _TIF, "InputError",
+            "declares 12288x12288x12 uint16 pixels", "more than the 256 MiB read at once", "blocks of 128 MiB",
+            "save it tiled")
+def build_tif_declared_scene_huge_blocks(b, d):
+    import rasterio
+
+    path = d / "scene.tif"
+    with rasterio.open(path, "w", driver="GTiff", count=12, width=12_288, height=12_288, dtype="uint16",
+                       tiled=True, blockxsize=8192, blockysize=8192, interleave="band", compress="deflate",
+                       sparse_ok=True, **b.s2_real()[1]):
+        pass  # no tile written
+    assert path.stat().st_size < 64 * 1024, path.stat().st_size
+    return upload_case([path])
+
+
+@CASES.case("tif-upload-over-total-cap", "real S2 B02 and B03 band files, each padded to 105 MiB (sparse): 210 MiB "
+            "in one upload, each file under the 200 MiB limit", _TIFS, "InputError",
+            "hold 210.0 MiB together, more than the 200 MiB an upload may hold in total", "upload one patch")
+def build_tif_upload_over_total_cap(b, d):
+    import os
+
+    paths = []
+    for band in ("B02", "B03"):
+        path = d / f"{S2_NAME}_{band}.tif"
+        shutil.copyfile(V1_S2 / path.name, path)
+        os.truncate(path, 105 * 2**20)  # a readable TIFF followed by zeros, stored sparse
+        paths.append(path)
+    return upload_case(paths)

@@ -167,3 +167,12 @@ def build_zip_bad_labels_json(b, d):
     members = b.patch_members()
     members[f"{S2_NAME}/{S2_NAME}_labels_metadata.json"] = b'{"labels": ["Arable land", '
     return upload_case([b.zip_of(d / "bad_json.zip", members)])
+
+
+@CASES.case("zip-labels-json-wrong-type", "real patch zip whose labels_metadata.json says \"labels\": 5", _ZIP,
+            "InputError", "field 'labels' must be a list of BigEarthNet label names (strings) or CLC codes "
+            "(integers), not int (5)", "fix or remove the labels file")
+def build_zip_labels_json_wrong_type(b, d):
+    members = b.patch_members()
+    members[f"{S2_NAME}/{S2_NAME}_labels_metadata.json"] = b'{"labels": 5}'
+    return upload_case([b.zip_of(d / "labels_five.zip", members)])

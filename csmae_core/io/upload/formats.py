@@ -31,7 +31,7 @@ from csmae_core.io.upload.grid import (
     window_note,
 )
 from csmae_core.io.upload.naming import band_names, drop_ignored, group_band_files
-from csmae_core.io.upload.safety import open_raster, raster_errors
+from csmae_core.io.upload.safety import budget_note, open_raster, over_budget, raster_errors
 from csmae_core.io.upload.units import finish
 from csmae_core.io.upload.zips import extract_member, zip_members
 from csmae_core.record import PatchRecord
@@ -43,6 +43,8 @@ def read_multiband(path: Path, window: Any) -> PatchRecord:
     notes: list[str] = []
     with open_raster(path) as dataset, contextlib.ExitStack() as stack:
         names = band_names(dataset, path.name, notes)
+        if over_budget(dataset):
+            notes.append(budget_note(dataset, path.name))
         drop_ignored(names, notes)
         sensor = sensor_of_bands(set(names) - IGNORED_BANDS)
         grid = grid_10m(dataset, stack, notes)
@@ -120,6 +122,8 @@ def _read_band_windows(datasets: dict[str, Any], found: dict[str, Path], window:
         window_note(notes, col, row, reference.width, reference.height)
         arrays = {}
         for band, dataset in datasets.items():
+            if over_budget(dataset):
+                notes.append(budget_note(dataset, found[band].name))
             with raster_errors(found[band].name):
                 grid = grid_10m(dataset, stack, notes, band=band, epsg=epsg)
                 c, r = _matching_offset(reference, grid, col, row, found[band].name)

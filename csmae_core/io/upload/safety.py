@@ -1,7 +1,13 @@
 """What an upload must pass before GDAL reads a pixel of it: size limits, magic bytes (TIFF only: GDAL
 would also open PNGs, JPEGs and VRT XML pointing at other files), and rasters that declare too many
 pixels or are pictures rather than Sentinel bands. `MAX_UPLOAD_BYTES` is read here at call time (and by
-`zips`), so it is the one place the limit lives."""
+`zips`), so it is the one place the limit lives; it bounds each file and all files of one upload together.
+
+A compressed GeoTIFF of a few MB can declare a whole Sentinel-2 tile (10980 x 10980 x 12 uint16, 2.7 GiB
+decoded). Its declared size (width x height x bands x bytes per value) is checked against
+`MAX_DECODED_BYTES` before a pixel is decoded: over it, only the chosen window is read (no overview of the
+whole file is drawn), and a file whose storage blocks are so large that one window would decode more than
+`MAX_BLOCK_BYTES` is refused."""
 from __future__ import annotations
 
 import contextlib
@@ -10,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import rasterio
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
 
@@ -22,6 +29,8 @@ except ImportError:  # pragma: no cover - private module moved
     CPLE_BaseError = RasterioError
 
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024  # cap on an uploaded file / on the expanded size of a zip
+MAX_DECODED_BYTES = 256 * 1024 * 1024  # an upload decoded whole (its overview) at most; larger: window by window
+MAX_BLOCK_BYTES = 64 * 1024 * 1024  # one storage block (tile or strip) decoded; GDAL decodes whole blocks
 MAX_RASTER_SIDE = 20_000  # pixels per side of an upload, as stored and on the 10 m grid (200 km at 10 m):
 # a tiny compressed or sparse GeoTIFF can declare 100000 x 100000 pixels, and reading or warping it would not end
 
@@ -50,6 +59,15 @@ def check_size(name: str, size: int) -> None:
     if size > MAX_UPLOAD_BYTES:
         raise InputError(f"{name} is larger than the {mib(MAX_UPLOAD_BYTES)} upload limit "
                          f"({size / 2**20:.1f} MiB); crop it first (one patch is only 1200 m x 1200 m)")
+
+
+def check_total(files: list[tuple[str, int]]) -> None:
+    """Refuse an upload whose files (name, size) hold more than the upload limit together."""
+    total = sum(size for _, size in files)
+    if len(files) > 1 and total > MAX_UPLOAD_BYTES:
+        raise InputError(f"the {len(files)} files of this upload hold {total / 2**20:.1f} MiB together, more than "
+                         f"the {mib(MAX_UPLOAD_BYTES)} an upload may hold in total (each file, and all files "
+                         "dropped at once); upload one patch: one GeoTIFF, its band files, or one .zip")
 
 
 def check_path(path: str | Path) -> Path:
@@ -113,6 +131,7 @@ def open_raster(path: Path) -> Iterator[Any]:
         with rasterio.open(path, driver="GTiff") as dataset:
             reject_huge(dataset.width, dataset.height, path.name)
             _reject_pictures(dataset, path.name)
+            _reject_huge_blocks(dataset, path.name)
             yield dataset
 
 
@@ -133,3 +152,45 @@ def _reject_pictures(dataset: Any, name: str) -> None:
     if any(str(d).startswith("complex") for d in dataset.dtypes):
         raise InputError(f"{name} holds complex values ({dataset.dtypes[0]}), as a Sentinel-1 SLC product does; "
                          "upload GRD backscatter instead (sigma0 in dB or linear power, real numbers)")
+
+
+# ------------------------------------------------------------------------------- decoded sizes
+
+
+def decoded_bytes(dataset: Any) -> int:
+    """Bytes of the whole raster once decoded: width x height x bands x bytes per value."""
+    itemsize = max(np.dtype(d).itemsize for d in dataset.dtypes)
+    return dataset.width * dataset.height * dataset.count * itemsize
+
+
+def over_budget(dataset: Any) -> bool:
+    """Whether the raster declares more decoded bytes than `MAX_DECODED_BYTES` (read it window by window)."""
+    return decoded_bytes(dataset) > MAX_DECODED_BYTES
+
+
+def declared(dataset: Any, name: str) -> str:
+    """'NAME declares WxHxB TYPE pixels (N GiB decoded), more than the M MiB read at once'."""
+    size = decoded_bytes(dataset)
+    amount = f"{size / 2**30:.1f} GiB" if size >= 2**30 else mib(size)
+    return (f"{name} declares {dataset.width}x{dataset.height}x{dataset.count} {dataset.dtypes[0]} pixels "
+            f"({amount} decoded), more than the {mib(MAX_DECODED_BYTES)} read at once")
+
+
+def budget_note(dataset: Any, name: str) -> str:
+    """What is done with a raster over the budget (see the module docstring)."""
+    return f"{declared(dataset, name)}: only the chosen window is read, and no overview of the whole file is drawn"
+
+
+def _block_bytes(dataset: Any) -> int:
+    rows, cols = dataset.block_shapes[0]
+    itemsize = max(np.dtype(d).itemsize for d in dataset.dtypes)
+    interleaved = str(getattr(dataset.interleaving, "name", "")).lower() == "pixel"
+    return rows * cols * itemsize * (dataset.count if interleaved else 1)
+
+
+def _reject_huge_blocks(dataset: Any, name: str) -> None:
+    if not over_budget(dataset) or _block_bytes(dataset) <= MAX_BLOCK_BYTES:
+        return
+    raise InputError(f"{declared(dataset, name)}, and stores them in blocks of {mib(_block_bytes(dataset))} each "
+                     f"(more than {mib(MAX_BLOCK_BYTES)}), so even one window would decode that much; refused: "
+                     "save it tiled (e.g. gdal_translate -co TILED=YES) or crop it first")
