@@ -241,21 +241,38 @@ def test_shared_training_gives_both_sensors_one_quantizer():
     assert all(i.ntotal == 4000 for i in separate.values())
 
 
-def test_selective_filters_visit_more_lists():
-    """With a filter admitting 2 % of the rows an IVF index must still find k of them: it scans
-    proportionally more lists (here all), so the filtered top-k equals the exact filtered top-k."""
-    import faiss
-
+def test_filtered_ivf_search_visits_the_lists_that_hold_admitted_rows():
+    """A filter whose rows sit far from the query (one cluster of the space) leaves none of them in the lists
+    an unfiltered query visits: the lists are then visited nearest first until they hold enough admitted
+    rows, so the filtered top-k equals the exact filtered top-k."""
     from csmae_core.retrieval.faiss_index import IndexSpec, search_parameters, search_top
+    from csmae_core.retrieval.filtering import ListCoverage, Selection
 
-    vectors = clustered_vectors()
+    rng = np.random.default_rng(0)
+    centres = rng.standard_normal((20, 32))
+    cluster = rng.integers(0, 20, 4000)
+    vectors = centres[cluster] + 0.3 * rng.standard_normal((4000, 32))
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
     spec = IndexSpec(kind="ivfrabitq4", nlist=64, nprobe=2, rerank=10)
     index = build_faiss_index(vectors, spec)
-    allowed = np.zeros(len(vectors), dtype=bool)
-    allowed[::50] = True
-    bitmap = np.packbits(allowed, bitorder="little")
-    params = search_parameters(spec, faiss.IDSelectorBitmap(len(vectors), faiss.swig_ptr(bitmap)), allowed.mean())
-    assert params.nprobe == 64
-    _, rows = search_top(index, spec, vectors, vectors[7][None], 10, params)
-    truth = np.flatnonzero(allowed)[np.argsort(-(vectors[allowed] @ vectors[7]))[:10]]
-    assert allowed[rows].all() and set(rows) == set(truth)
+    query = vectors[np.flatnonzero(cluster == 0)[0]][None]
+    allowed = cluster == 1  # another cluster than the query's
+    selection = Selection.of(allowed, len(vectors))
+    coverage = ListCoverage(index)
+    assert (coverage.list_of_row >= 0).all() and coverage.admitted_per_list(allowed).sum() == allowed.sum()
+    truth = np.flatnonzero(allowed)[np.argsort(-(vectors[allowed] @ query[0]))[:10]]
+    _, narrow = search_top(index, spec, vectors, query, 10, search_parameters(spec, selection.selector(4000)))
+    assert len(set(narrow) & set(truth)) < 10  # the query's own lists hold (almost) none of them
+    nprobe = coverage.probes(query, coverage.admitted_per_list(allowed), 100, spec.nprobe)
+    _, rows = search_top(index, spec, vectors, query, 10, search_parameters(spec, selection.selector(4000), nprobe))
+    assert nprobe < 64 and allowed[rows].all() and set(rows) == set(truth)
+
+
+def test_search_engine_answers_small_and_far_filters_completely(engine):
+    """Through the engine: a filter admitting a few rows is answered exactly (all of them ranked)."""
+    table = engine.bundle.table
+    country = table["country"].value_counts().index[-1]
+    response = engine.search(Query(engine.bundle.embeddings["s1"][0], "s1"), ["s2"], 50,
+                             Filters(countries=frozenset({country})))
+    assert len(response.results) == (table["country"] == country).sum()
+    assert all(r.row in set(np.flatnonzero(table["country"] == country)) for r in response.results)

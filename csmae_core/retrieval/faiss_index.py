@@ -24,6 +24,8 @@ INDEX_TYPES = ("flat", "hnsw", "ivfsq8", "ivfpq", "ivfpq_sq8", "ivfrabitq", "ivf
 # bundle keeps anyway (memory-mapped): the index itself only has to find the right candidates.
 RERANKED = {"ivfrabitq": "RaBitQfs", "ivfrabitq4": "RaBitQfs4"}
 EXACT_LIMIT = 200_000  # "auto": exact search up to this many vectors per sensor
+TRAIN_POINTS_PER_LIST = 64  # k-means training points per inverted list (FAISS warns below 39)
+MAX_CANDIDATES = 1000  # re-ranked kinds: at most this many candidates re-scored per search
 
 
 @dataclass
@@ -50,7 +52,7 @@ def choose_spec(kind: str, count: int, dim: int) -> IndexSpec:
         raise InputError(f"index type {kind!r} is unknown; choose auto or one of {', '.join(INDEX_TYPES)}")
     spec = IndexSpec(kind=kind)
     if kind in RERANKED:  # few, large lists: RaBitQ scans codes fast, the re-rank fixes the order
-        spec.nlist, spec.nprobe, spec.rerank = 1024, 16, (10 if kind == "ivfrabitq4" else 40)
+        spec.nlist, spec.nprobe, spec.rerank = 1024, (32 if kind == "ivfrabitq4" else 24), (5 if kind == "ivfrabitq4" else 60)
     if kind.startswith("ivf"):
         spec.nlist = int(min(spec.nlist, max(1, count // 39)))  # FAISS wants >= 39 training points per list
     if kind.startswith("ivfpq"):
@@ -97,12 +99,18 @@ def training_sample(vectors: list[np.ndarray], size: int, seed: int = 0) -> np.n
     return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
 
 
+def sample_size(spec: IndexSpec, train_sample: int) -> int:
+    """Training points: k-means of the coarse quantizer costs time in proportion to them (at 1024 lists,
+    200k x 768 took 61 s on 2 cores, 64 per list 21 s), and 64 points per list train it as well."""
+    return min(train_sample, TRAIN_POINTS_PER_LIST * spec.nlist) if spec.kind.startswith("ivf") else train_sample
+
+
 def build_index(vectors: np.ndarray, spec: IndexSpec, train_sample: int = 200_000, seed: int = 0,
                 trained: faiss.Index | None = None) -> faiss.Index:
     """A trained, filled index over `vectors` (N, D) float32; `trained`: an empty trained index to copy
     (e.g. one coarse quantizer for both sensors of one space) instead of training one here."""
     if trained is None:
-        trained = trained_index(training_sample([vectors], train_sample, seed), spec)
+        trained = trained_index(training_sample([vectors], sample_size(spec, train_sample), seed), spec)
     index = faiss.clone_index(trained)
     for start in range(0, len(vectors), 65_536):  # memory-mapped vectors are read a block at a time
         index.add(np.ascontiguousarray(vectors[start:start + 65_536], dtype=np.float32))
@@ -117,7 +125,7 @@ def build_indexes(vectors: dict[str, np.ndarray], spec: IndexSpec, shared_space:
     and the same cells for S1 and S2."""
     if not shared_space:
         return {s: build_index(matrix, spec, train_sample, seed) for s, matrix in vectors.items()}
-    trained = trained_index(training_sample(list(vectors.values()), train_sample, seed), spec)
+    trained = trained_index(training_sample(list(vectors.values()), sample_size(spec, train_sample), seed), spec)
     return {s: build_index(matrix, spec, trained=trained) for s, matrix in vectors.items()}
 
 
@@ -133,17 +141,17 @@ def configure(index: faiss.Index, spec: IndexSpec) -> None:
         faiss.extract_index_ivf(refine.base_index).nprobe = spec.nprobe
 
 
-def search_parameters(spec: IndexSpec, selector=None, selectivity: float = 1.0):
-    """Per-call parameters carrying an ID selector (filters) for the index kind. `selectivity`: the share
-    of rows the selector admits; IVF kinds visit proportionally more lists (up to all of them), so a
-    selective filter still finds k admitted rows among the lists it scans.
+def search_parameters(spec: IndexSpec, selector=None, nprobe: int | None = None):
+    """Per-call parameters carrying an ID selector (filters) for the index kind; `nprobe`: lists an IVF
+    kind visits for this call (default the spec's; a filtered search may need more, see
+    csmae_core.retrieval.filtering).
 
     SWIG parameter objects hold raw pointers to the selector and the nested IVF parameters: the Python
     objects are attached to the returned one so they live as long as it does (freed early, FAISS would
     read freed memory, e.g. a random nprobe)."""
     if selector is None:
         return None
-    nprobe = int(min(spec.nlist, np.ceil(spec.nprobe / max(selectivity, 1e-9))))
+    nprobe = int(min(spec.nlist, nprobe or spec.nprobe))
     if spec.kind == "hnsw":
         params = faiss.SearchParametersHNSW(sel=selector, efSearch=spec.ef_search)
     elif spec.kind in ("ivfpq", "ivfsq8", *RERANKED):
@@ -167,11 +175,16 @@ def exact_rerank(vectors: np.ndarray, query: np.ndarray, rows: np.ndarray) -> tu
     return scores[order], rows[order]
 
 
+def candidate_depth(spec: IndexSpec, k: int) -> int:
+    """How many candidates the index is asked for to return the top `k` (RERANKED kinds: rerank x k)."""
+    return max(k, min(k * spec.rerank, MAX_CANDIDATES)) if spec.kind in RERANKED and spec.rerank else k
+
+
 def search_top(index: faiss.Index, spec: IndexSpec, vectors: np.ndarray, query: np.ndarray, k: int,
                params=None) -> tuple[np.ndarray, np.ndarray]:
     """(scores, rows) of the top `k` for one query (1, D): the index's own, or for RERANKED kinds the
     exact re-scoring of its `spec.rerank` x k best candidates."""
-    depth = k * spec.rerank if spec.kind in RERANKED and spec.rerank else k
+    depth = candidate_depth(spec, k)
     scores, rows = index.search(query, depth, params=params) if params else index.search(query, depth)
     if depth == k:
         keep = rows[0] >= 0

@@ -18,7 +18,8 @@ from csmae_core.evaluation.metrics import average_precision, retrieval_metrics
 from csmae_core.geo import haversine_km
 from csmae_core.labels import LABELS_19, multi_hot_matrix, to_19
 from csmae_core.retrieval.bundle import Bundle
-from csmae_core.retrieval.faiss_index import search_parameters, search_top
+from csmae_core.retrieval.faiss_index import candidate_depth, search_parameters, search_top
+from csmae_core.retrieval.filtering import EXACT_SUBSET_LIMIT, ListCoverage, Selection, exact_subset
 
 EXACT_RANK_LIMIT = 200_000  # above this, counterpart ranks come from the index's top RANK_DEPTH
 RANK_DEPTH = 100           # (an extra search of that depth per query: kept small, it is not free)
@@ -110,6 +111,7 @@ class SearchEngine:
         self.label_lists = table["labels"].tolist()
         self.bboxes = table[["west", "south", "east", "north"]].to_numpy(float)
         self._masks: dict = {}
+        self._coverage: dict[str, ListCoverage] = {}  # per sensor, built at the first filtered search
 
     def values(self, column: str) -> list[str]:
         return sorted({v for v in self.columns[column] if v is not None})
@@ -119,21 +121,30 @@ class SearchEngine:
             return None
         return np.isin(self.columns[column], list(allowed))
 
-    def _selection(self, filters: Filters) -> tuple[np.ndarray | None, int]:
-        """Packed bitmap of the rows the column filters admit (cached per filter combination), and
-        how many they are; (None, N) when every row is admitted."""
+    def _selection(self, filters: Filters) -> Selection:
+        """The rows the column filters admit (cached per filter combination)."""
         key = (filters.splits, filters.countries, filters.seasons, filters.exclude_snow, filters.exclude_cloud)
         if key not in self._masks:
             masks = [self._column_mask("split", filters.splits), self._column_mask("country", filters.countries),
                      self._column_mask("season", filters.seasons),
                      ~self.snow if filters.exclude_snow else None, ~self.cloud if filters.exclude_cloud else None]
             masks = [m for m in masks if m is not None]
-            if not masks:
-                self._masks[key] = (None, self.count)
-            else:
-                allowed = np.logical_and.reduce(masks)
-                self._masks[key] = (np.packbits(allowed, bitorder="little"), int(allowed.sum()))
+            self._masks[key] = Selection.of(np.logical_and.reduce(masks) if masks else None, self.count)
         return self._masks[key]
+
+    def _nprobe(self, sensor: str, selection: Selection, vector: np.ndarray, depth: int) -> int | None:
+        """Lists a filtered IVF search visits: nearest first until they hold as many admitted rows as an
+        unfiltered search would meet in proportion (and at least `depth`); None for other kinds."""
+        spec = self.bundle.spec
+        if not spec.kind.startswith("ivf") or selection.mask is None:
+            return None
+        if sensor not in self._coverage:
+            self._coverage[sensor] = ListCoverage(self.bundle.indexes[sensor])
+        coverage = self._coverage[sensor]
+        if sensor not in selection.per_list:
+            selection.per_list[sensor] = coverage.admitted_per_list(selection.mask)
+        target = max(depth, int(selection.count * spec.nprobe / coverage.nlist))
+        return coverage.probes(vector, selection.per_list[sensor], target, spec.nprobe)
 
     def _admissible(self, rows: np.ndarray, filters: Filters, query: Query) -> np.ndarray:
         """Post-filter of candidate rows: the query's own pair and results too close to the query (cheap
@@ -147,22 +158,25 @@ class SearchEngine:
         return keep
 
     def _search_sensor(self, vector: np.ndarray, sensor: str, k: int, filters: Filters, query: Query):
-        """Top-k admissible (scores, rows) of one sensor: column filters as a FAISS ID selector (IVF indexes
-        visit more lists the fewer rows it admits), the rest post-filtered, fetching more candidates until k
-        are left or the selection is exhausted."""
-        index, spec = self.bundle.indexes[sensor], self.bundle.spec
-        bitmap, allowed_count = self._selection(filters)
-        if allowed_count == 0:
+        """Top-k admissible (scores, rows) of one sensor: column filters as a FAISS ID selector (or exactly,
+        when they admit few rows), the rest post-filtered, fetching more candidates until k are left or the
+        selection is exhausted."""
+        index, spec, vectors = self.bundle.indexes[sensor], self.bundle.spec, self.bundle.embeddings[sensor]
+        selection = self._selection(filters)
+        if selection.count == 0:
             return np.zeros(0), np.zeros(0, dtype=np.int64)
-        params = None if bitmap is None else search_parameters(
-            spec, faiss.IDSelectorBitmap(self.count, faiss.swig_ptr(bitmap)), allowed_count / self.count)
-        fetch = min(allowed_count, k + 1)
+        fetch = min(selection.count, k + 1)
         while True:
-            scores, rows = search_top(index, spec, self.bundle.embeddings[sensor], vector, fetch, params)
+            if selection.mask is not None and selection.count <= EXACT_SUBSET_LIMIT:
+                scores, rows = exact_subset(vectors, vector, selection.rows(), fetch)
+            else:
+                nprobe = self._nprobe(sensor, selection, vector, candidate_depth(spec, fetch))
+                params = search_parameters(spec, selection.selector(self.count), nprobe)
+                scores, rows = search_top(index, spec, vectors, vector, fetch, params)
             keep = self._admissible(rows, filters, query)
-            if keep.sum() >= k or fetch >= allowed_count:
+            if keep.sum() >= k or fetch >= selection.count:
                 return scores[keep][:k], rows[keep][:k]
-            fetch = min(allowed_count, fetch * 4)
+            fetch = min(selection.count, fetch * 4)
 
     def counterpart_rank(self, query: Query) -> tuple[int | None, bool]:
         """Rank of the query's own other-sensor patch among all patches of that sensor (unfiltered)."""
