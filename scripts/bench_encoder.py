@@ -16,9 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -29,6 +27,7 @@ from csmae_core.models.csmae.config import CSMAEConfig
 from csmae_core.models.csmae.encoder import CSMAERetrievalEncoder
 from csmae_core.models.csmae.model import encoder_flops
 from csmae_core.models.csmae.reference import PublishedLayoutEncoder
+from csmae_core.models.throughput import matmul_peak, timed
 
 
 def parse_args(argv):
@@ -42,28 +41,6 @@ def parse_args(argv):
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--json", type=Path, help="also write the results here")
     return p.parse_args(argv)
-
-
-def timed(fn, repeats: int, device: torch.device) -> float:
-    """Median seconds of `fn()` after one warm-up call."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def matmul_peak(device: torch.device, dtype: torch.dtype, repeats: int) -> float:
-    """Dense matmul FLOP/s: the ceiling the encoder's FLOP rate is compared with."""
-    n = 2048 if device.type == "cpu" else 8192
-    a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
-    return 2 * n ** 3 / timed(lambda: a @ b, repeats, device)
 
 
 def build(cfg: CSMAEConfig, device: torch.device):

@@ -5,8 +5,9 @@ metadata table, manifest) — atomically: an interrupted build leaves the previo
     python scripts/build_index.py --model M.pt --archive BigEarthNet-v2 --metadata metadata.parquet \
         --out bundles/reben --index auto --accelerator gpu --devices 4 --strategy ddp --workers 8
 
---index auto: exact inner-product search up to 200k pairs, IVF-PQ with an SQ8 re-rank above; approximate
-indexes report their recall@10 against exact search at build time.
+--index auto: exact inner-product search up to 200k pairs, IVF-RaBitQ with an exact re-rank above (see
+csmae_core/retrieval/faiss_index.py); approximate indexes report their recall@10 against exact search at
+build time.
 """
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ def parse_args(argv):
     p.add_argument("--archive", type=Path, default=ROOT / "assets" / "demo", help="archive folder (default: the demo)")
     p.add_argument("--metadata", type=Path, help="reBEN metadata.parquet (v2 trees and rico-hdl LMDBs)")
     p.add_argument("--out", type=Path, required=True, help="bundle folder to write (replaced atomically)")
-    p.add_argument("--index", default="auto", help="auto, flat, hnsw, ivfpq or ivfpq_sq8")
+    p.add_argument("--index", default="auto", help="auto, flat, hnsw, ivfsq8, ivfpq, ivfpq_sq8, ivfrabitq or ivfrabitq4")
     p.add_argument("--batch-size", type=int, default=64, help="pairs per embedding batch")
     p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes reading the archive")
     p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="embedding precision")

@@ -49,7 +49,7 @@ def parse_args(argv):
                    help=f"reBEN {SNOW_CLOUD} (default: that file next to --metadata when present)")
     p.add_argument("--out", type=Path, required=True, help="bundle folder to write (keep it out of the repository)")
     p.add_argument("--catalogue", type=Path, help="catalogue JSON to write (default: OUT/../catalogue.json)")
-    p.add_argument("--index", default="ivfsq8", help="index type (default ivfsq8, what 'auto' picks at this size)")
+    p.add_argument("--index", default="ivfrabitq", help="index type (default ivfrabitq, what 'auto' picks at this size)")
     p.add_argument("--pairs", type=int, default=0, help="use only the first N pairs (0 = all)")
     p.add_argument("--dim", type=int, default=768)
     p.add_argument("--reuse", action="store_true", help="keep an existing bundle at --out (only write the catalogue)")
@@ -71,7 +71,7 @@ def snow_cloud_of(metadata: Path, given: Path | None) -> Path | None:
     return sibling if sibling.is_file() else None
 
 
-def build(metadata: Path, out: Path, snow_cloud: Path | None = None, index: str = "ivfsq8", pairs: int = 0,
+def build(metadata: Path, out: Path, snow_cloud: Path | None = None, index: str = "ivfrabitq", pairs: int = 0,
           dim: int = 768) -> dict:
     """Write the bundle at `out`; returns timings (seconds) and sizes."""
     started = time.perf_counter()

@@ -165,7 +165,7 @@ def test_approximate_indexes_and_recall(kind):
     index = build_faiss_index(vectors, spec)
     recall = recall_at_k(index, vectors, vectors[:200], 10, spec)
     assert 0.3 < recall <= 1.0
-    assert choose_spec("auto", 10, 32).kind == "flat" and choose_spec("auto", 300_000, 768).kind == "ivfsq8"
+    assert choose_spec("auto", 10, 32).kind == "flat" and choose_spec("auto", 300_000, 768).kind == "ivfrabitq"
     with pytest.raises(ValueError, match="choose auto or one of"):
         choose_spec("lsh", 10, 32)
 

@@ -4,9 +4,10 @@ fast-scan) whose candidates are re-scored exactly from the bundle's float32 embe
 parameters; recall@10 against exact search.
 
 Measured at BigEarthNet scale (549,488 x 768 per sensor, scripts/bench_search.py, docs/BENCHMARKS.md):
-IVF-PQ (m 96) saturates near 0.89 recall@10 even with an SQ8 re-rank of 32 x k candidates (0.95 at
-256 x k, p95 2.7 ms); IVF-SQ8 (4096 lists, nprobe 64) reaches 0.982 at p95 1.6 ms single-threaded in
-0.85 GiB for both sensors, so "auto" uses it above EXACT_LIMIT.
+IVF-RaBitQ (1024 lists, nprobe 24, 60 x k candidates re-scored exactly) reaches recall@10 0.98-0.99 at
+p95 1.8 ms for one sensor, in 0.12 GiB for both sensors, built in ~57 s; IVF-SQ8 (4096 lists, nprobe 64)
+reaches 0.98 at about twice the latency in 0.82 GiB, built in 380 s; IVF-PQ saturates near 0.89. So "auto"
+uses IVF-RaBitQ above EXACT_LIMIT.
 """
 from __future__ import annotations
 
@@ -45,9 +46,9 @@ class IndexSpec:
 
 
 def choose_spec(kind: str, count: int, dim: int) -> IndexSpec:
-    """`auto` picks exact search for small archives and IVF-SQ8 for large ones."""
+    """`auto` picks exact search for small archives and IVF-RaBitQ (exact re-rank) for large ones."""
     if kind == "auto":
-        kind = "flat" if count <= EXACT_LIMIT else "ivfsq8"
+        kind = "flat" if count <= EXACT_LIMIT else "ivfrabitq"
     if kind not in INDEX_TYPES:
         raise InputError(f"index type {kind!r} is unknown; choose auto or one of {', '.join(INDEX_TYPES)}")
     spec = IndexSpec(kind=kind)
@@ -181,10 +182,10 @@ def candidate_depth(spec: IndexSpec, k: int) -> int:
 
 
 def search_top(index: faiss.Index, spec: IndexSpec, vectors: np.ndarray, query: np.ndarray, k: int,
-               params=None) -> tuple[np.ndarray, np.ndarray]:
+               params=None, depth: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(scores, rows) of the top `k` for one query (1, D): the index's own, or for RERANKED kinds the
-    exact re-scoring of its `spec.rerank` x k best candidates."""
-    depth = candidate_depth(spec, k)
+    exact re-scoring of its `spec.rerank` x k best candidates (or of `depth` candidates, when given)."""
+    depth = candidate_depth(spec, k) if depth is None or spec.kind not in RERANKED else max(k, depth)
     scores, rows = index.search(query, depth, params=params) if params else index.search(query, depth)
     if depth == k:
         keep = rows[0] >= 0

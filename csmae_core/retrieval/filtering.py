@@ -14,6 +14,11 @@ import faiss
 import numpy as np
 
 EXACT_SUBSET_LIMIT = 4096  # admitted rows scored exactly (gathering 4096 x 768 floats costs ~2 ms)
+# A filtered query's true neighbours often score close together (a query from elsewhere than the filtered
+# country): re-ranked kinds re-score more candidates, and lists are visited until they hold COVERAGE_FACTOR
+# times that many admitted rows (measured in scripts/bench_search.py, docs/BENCHMARKS.md).
+FILTERED_CANDIDATES = 1000
+COVERAGE_FACTOR = 4
 
 
 @dataclass

@@ -19,10 +19,19 @@ from csmae_core.geo import haversine_km
 from csmae_core.labels import LABELS_19, multi_hot_matrix, to_19
 from csmae_core.retrieval.bundle import Bundle
 from csmae_core.retrieval.faiss_index import candidate_depth, search_parameters, search_top
-from csmae_core.retrieval.filtering import EXACT_SUBSET_LIMIT, ListCoverage, Selection, exact_subset
+from csmae_core.retrieval.filtering import (
+    COVERAGE_FACTOR,
+    EXACT_SUBSET_LIMIT,
+    FILTERED_CANDIDATES,
+    ListCoverage,
+    Selection,
+    exact_subset,
+)
 
 EXACT_RANK_LIMIT = 200_000  # above this, counterpart ranks come from the index's top RANK_DEPTH
 RANK_DEPTH = 100           # (an extra search of that depth per query: kept small, it is not free)
+RANK_CANDIDATES = 2 * RANK_DEPTH  # re-ranked kinds: candidates re-scored for the rank (exact ranks on 300 of
+                                  # 549,488 synthetic pairs, as with 1000; scripts/bench_search.py)
 
 
 @dataclass
@@ -170,9 +179,10 @@ class SearchEngine:
             if selection.mask is not None and selection.count <= EXACT_SUBSET_LIMIT:
                 scores, rows = exact_subset(vectors, vector, selection.rows(), fetch)
             else:
-                nprobe = self._nprobe(sensor, selection, vector, candidate_depth(spec, fetch))
+                depth = None if selection.mask is None else max(candidate_depth(spec, fetch), FILTERED_CANDIDATES)
+                nprobe = self._nprobe(sensor, selection, vector, COVERAGE_FACTOR * (depth or fetch))
                 params = search_parameters(spec, selection.selector(self.count), nprobe)
-                scores, rows = search_top(index, spec, vectors, vector, fetch, params)
+                scores, rows = search_top(index, spec, vectors, vector, fetch, params, depth)
             keep = self._admissible(rows, filters, query)
             if keep.sum() >= k or fetch >= selection.count:
                 return scores[keep][:k], rows[keep][:k]
@@ -190,7 +200,7 @@ class SearchEngine:
             scores = self.bundle.embeddings[other] @ vector
             return int((scores > scores[query.pair_row]).sum() + 1), False
         _, rows = search_top(self.bundle.indexes[other], self.bundle.spec, self.bundle.embeddings[other],
-                             vector[None], RANK_DEPTH)
+                             vector[None], RANK_DEPTH, depth=RANK_CANDIDATES)
         hits = np.flatnonzero(rows == query.pair_row)
         return (int(hits[0]) + 1, False) if len(hits) else (None, True)
 
