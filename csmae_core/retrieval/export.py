@@ -40,7 +40,7 @@ def results_csv(response: SearchResponse) -> str:
     return buffer.getvalue()
 
 
-def _polygon(footprint: Footprint | None, bbox) -> list:
+def footprint_rings(footprint: Footprint | None, bbox) -> list:
     if footprint is not None:
         return [[list(point) for point in footprint.polygon_wgs84()]]
     west, south, east, north = bbox
@@ -53,10 +53,11 @@ def results_geojson(response: SearchResponse, footprints: dict[int, Footprint | 
     when known. `footprints` maps bundle rows to footprints; `query` = {"name", "sensor", "footprint"}."""
     features = []
     if query and query.get("footprint") is not None:
-        features.append({"type": "Feature", "geometry": {"type": "Polygon", "coordinates": _polygon(query["footprint"], None)},
+        rings = footprint_rings(query["footprint"], None)
+        features.append({"type": "Feature", "geometry": {"type": "Polygon", "coordinates": rings},
                          "properties": {"role": "query", "name": query.get("name"), "sensor": query.get("sensor")}})
     for result in response.results:
         properties = {"role": "result", **{k: v for k, v in result_row(result).items()}}
-        geometry = {"type": "Polygon", "coordinates": _polygon(footprints.get(result.row), result.bbox)}
+        geometry = {"type": "Polygon", "coordinates": footprint_rings(footprints.get(result.row), result.bbox)}
         features.append({"type": "Feature", "geometry": geometry, "properties": properties})
     return json.dumps({"type": "FeatureCollection", "features": features}, indent=1)
