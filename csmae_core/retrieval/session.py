@@ -40,12 +40,17 @@ class SearchSession:
     negative_weight: float = 0.5
 
 
+def filter_fields() -> list:
+    """The column and distance filters; the area of interest is saved on its own (as GeoJSON)."""
+    return [f for f in fields(Filters) if f.name != "area"]
+
+
 def bundle_identity(bundle: Bundle) -> dict[str, str]:
     return {"name": bundle.name, "created": bundle.created, "model_hash": bundle.model_hash}
 
 
 def session_json(session: SearchSession, bundle: Bundle) -> str:
-    filters = {f.name: _plain(getattr(session.filters, f.name)) for f in fields(Filters)}
+    filters = {f.name: _plain(getattr(session.filters, f.name)) for f in filter_fields()}
     examples = [{"sensor": e.sensor, "positive": e.positive, "name": e.name, "row": e.row,
                  "embedding": None if e.row is not None else np.asarray(e.vector, dtype=float).tolist()}
                 for e in session.examples]
@@ -151,7 +156,7 @@ def _example(value, bundle: Bundle, name: str) -> Example:
 
 def _filters(value, name: str) -> Filters:
     given = _mapping(value or {}, "filters", name)
-    known = {f.name: f for f in fields(Filters)}
+    known = {f.name: f for f in filter_fields()}
     unknown = sorted(set(given) - set(known))
     if unknown:
         raise InputError(f"{name}: unknown filter(s) {', '.join(str(u)[:40] for u in unknown[:5])}")
