@@ -69,6 +69,25 @@ UPLOAD_DEFAULT_ORDER: dict[int, tuple[str, tuple[str, ...]]] = {
 }
 IGNORED_BANDS = frozenset({"B10"})  # cirrus band of L1C products: not used by any model here
 
+# Names other tools give the bands, mapped to the table's names (compared in lower case). ESA and GEE
+# numbers (B02 / B2, B8A) are parsed, not listed; these are the STAC / odc-stac common names (eo
+# extension, as on Planetary Computer and Earth Search; B08 is "nir", B8A "nir08").
+STAC_COMMON_NAMES: dict[str, str] = {
+    "coastal": "B01", "blue": "B02", "green": "B03", "red": "B04", "rededge1": "B05", "rededge2": "B06",
+    "rededge3": "B07", "nir": "B08", "nir08": "B8A", "nir09": "B09", "cirrus": "B10", "swir16": "B11",
+    "swir22": "B12",
+}
+# S1 calibration prefixes (SNAP: Sigma0_VV, Amplitude_VH, Intensity_VV, ..._db) -> the unit they mean.
+S1_UNIT_PREFIXES: dict[str, str] = {
+    "sigma0": "power", "gamma0": "power", "beta0": "power", "intensity": "power", "amplitude": "amplitude",
+}
+# Bands of real exports that are not spectral: ignored with a note (GEE S1 "angle", S2 QA60/SCL/MSK_*,
+# sen2cor AOT/WVP/TCI/cloud and snow probabilities). Compared in lower case, as a whole name or prefix.
+NON_SPECTRAL_NAMES = frozenset({"angle", "scl", "aot", "wvp", "tci", "qa10", "qa20", "qa60", "cld", "snw",
+                                "msk_cldprb", "msk_snwprb", "msk_cldprb_20m", "msk_snwprb_20m", "mask"})
+NON_SPECTRAL_PREFIXES = ("tci_", "msk_", "cloud", "snow", "cldprb", "snwprb", "qa", "scl_", "aot_", "wvp_",
+                         "incidence", "elevation", "probability")
+
 
 def sensor_of_band(name: str) -> str:
     return BANDS[name].sensor

@@ -14,11 +14,11 @@ from csmae_core.bands import SENSORS
 from csmae_core.errors import CsmaeError
 from csmae_core.labels import LABELS_19
 from csmae_core.preview import preview
-from csmae_core.record import PatchRecord
+from csmae_core.record import PatchPair, PatchRecord
 from csmae_core.retrieval.export import results_csv, results_geojson
 from csmae_core.retrieval.queries import PatchFacts, archive_facts, archive_query
 from csmae_core.retrieval.search import RANK_DEPTH, Filters, Query, SearchResponse, row_footprint
-from csmae_core.retrieval.upload_query import upload_facts, upload_query
+from csmae_core.retrieval.upload_query import upload_facts, upload_pair_query, upload_query
 from pages.ui.history import follow_address, write_address
 from pages.ui.query_input import KEY_EMBEDDING, KEY_UPLOAD_LABELS, query_input
 from pages.ui.resources import Backend, current_backend
@@ -26,6 +26,7 @@ from pages.ui.results import SENSOR_NAMES, gallery, results_map
 from pages.ui.safe_text import shown, shown_message
 from pages.ui.sessions import start_session_janitor
 from pages.ui.state import KEY_K, KEY_QUERY, KEY_RESPONSE, KEY_TARGETS, QuerySpec
+from pages.ui.trust import trust_panel
 from pages.ui.widgets import data_url, label_chips
 
 KEY_SPLITS, KEY_COUNTRIES, KEY_SEASONS = "filter_splits", "filter_countries", "filter_seasons"
@@ -34,12 +35,13 @@ KEY_SNOW, KEY_CLOUD, KEY_OWN, KEY_RADIUS = "filter_snow", "filter_cloud", "filte
 
 # ---------------------------------------------------------------- the query
 def upload_embedding(backend: Backend, record: PatchRecord) -> np.ndarray:
-    """An upload is embedded once and kept in the session (archive queries use the bundle's embeddings)."""
-    cached = st.session_state.get(KEY_EMBEDDING)
-    if cached is None or cached[0] is not record:
-        vector = backend.encoder.embed_records([record], record.sensor)[0]
-        st.session_state[KEY_EMBEDDING] = cached = (record, vector)
-    return cached[1]
+    """An upload is embedded once and kept in the session (archive queries use the bundle's embeddings);
+    both records of an uploaded pair are kept."""
+    cached = [c for c in st.session_state.get(KEY_EMBEDDING) or [] if c[0].sensor != record.sensor]
+    held = [c for c in st.session_state.get(KEY_EMBEDDING) or [] if c[0] is record]
+    vector = held[0][1] if held else backend.encoder.embed_records([record], record.sensor)[0]
+    st.session_state[KEY_EMBEDDING] = [*cached, (record, vector)]
+    return vector
 
 
 def build_query(backend: Backend, spec: QuerySpec) -> tuple[Query, PatchFacts, np.ndarray | None]:
@@ -50,8 +52,23 @@ def build_query(backend: Backend, spec: QuerySpec) -> tuple[Query, PatchFacts, n
         image = preview(spec.sensor, pair.record(spec.sensor).bands) if pair else None
         return archive_query(bundle, spec.row, spec.sensor), archive_facts(bundle, spec.row, spec.sensor), image
     record, labels = spec.record, st.session_state.get(KEY_UPLOAD_LABELS, [])
+    if isinstance(record, PatchPair):  # a zip of one pair's S1 and S2 folders, searched together
+        s1, s2 = upload_embedding(backend, record.s1), upload_embedding(backend, record.s2)
+        facts = upload_facts(record.s2, labels)
+        facts.facts = "uploaded pair: S1 and S2 searched together (the normalised mean of their embeddings)"
+        return upload_pair_query(record, s1, s2, labels), facts, preview("s2", record.s2.bands)
     query = upload_query(record, upload_embedding(backend, record), labels)
     return query, upload_facts(record, labels), preview(record.sensor, record.bands)
+
+
+def query_bands(backend: Backend, spec: QuerySpec) -> list[tuple[str, dict | None]]:
+    """(sensor, bands) of the query's images for the trust panel (bands None: the archive has no pixels)."""
+    if spec.kind == "archive":
+        pair = backend.archive[spec.row] if backend.archive is not None else None
+        return [(spec.sensor, pair.record(spec.sensor).bands if pair else None)]
+    if isinstance(spec.record, PatchPair):
+        return [("s2", spec.record.s2.bands), ("s1", spec.record.s1.bands)]
+    return [(spec.record.sensor, spec.record.bands)]
 
 
 def query_panel(spec: QuerySpec, facts: PatchFacts, image: np.ndarray | None) -> None:
@@ -73,8 +90,12 @@ def query_panel(spec: QuerySpec, facts: PatchFacts, image: np.ndarray | None) ->
             st.caption(f"Footprint {south:.4f}..{north:.4f} N, {west:.4f}..{east:.4f} E")
         else:
             st.caption("Location unknown (no georeference): distances and map placement are unavailable.")
-        for note in spec.record.notes if spec.kind == "upload" else []:
-            st.caption(f"Note: {shown_message(note)}")
+        records = [] if spec.kind != "upload" else (
+            [spec.record.s2, spec.record.s1] if isinstance(spec.record, PatchPair) else [spec.record])
+        for record in records:
+            for note in record.notes:
+                st.caption(f"Note{' (' + record.sensor.upper() + ')' if len(records) > 1 else ''}: "
+                           f"{shown_message(note)}")
 
 
 # ---------------------------------------------------------------- options and results
@@ -165,7 +186,8 @@ def main() -> None:
     with options_box:
         targets, k, filters = search_options(backend, spec)
     query.labels = facts.labels or (None if spec.kind == "upload" else [])
-    response = backend.engine.search(query, targets, k, filters)
+    is_pair = isinstance(spec.record, PatchPair)
+    response = backend.engine.search(query, targets, k, filters, counterpart=not is_pair)
     st.session_state[KEY_RESPONSE] = response
     write_address(backend, spec, k, targets)
     with heading_box:
@@ -174,6 +196,8 @@ def main() -> None:
             st.warning("No archive patch passes the filters: relax them.")
             return
         summary(response, (time.perf_counter() - started) * 1000)
+    with panel:
+        trust_panel(backend, entry_json, query_bands(backend, spec), response.results[0].score, targets)
     with map_box:
         results_map(backend, entry_json, response, facts.bbox, data_url(image) if image is not None else None)
     with gallery_box:

@@ -160,13 +160,13 @@ def test_s2_13_bands_drops_b10(tmp_path):
         np.testing.assert_array_equal(record.bands[band], array, err_msg=band)
 
 
-def test_unrecognised_descriptions_fall_back_to_default_order(tmp_path):
+def test_unrecognised_descriptions_are_refused_not_guessed(tmp_path):
+    # Issue 12 changed this rule: described bands that do not identify every needed band are refused and
+    # named (the old default-order fallback swapped bands of real exports silently).
     data = s2_stack(12)
     names = ["coastal", "blue", "green", "red"] + [f"x{i}" for i in range(8)]
-    record = read_upload(write_tif(tmp_path / "named.tif", data, descriptions=names))
-    assert any(n.startswith("band descriptions not recognised") and "12-band S2 order" in n
-               for n in record.notes)
-    np.testing.assert_array_equal(record.bands["B02"], data[1])
+    with pytest.raises(InputError, match="do not identify S2 band"):
+        read_upload(write_tif(tmp_path / "named.tif", data, descriptions=names))
 
 
 def test_s2_reflectance_floats_are_scaled(tmp_path):
@@ -193,7 +193,7 @@ def test_s1_db_passes_unchanged(tmp_path):
 def test_s1_linear_power_is_converted_to_db(tmp_path):
     rng = np.random.default_rng(3)
     linear = rng.uniform(0.001, 0.5, (2, PATCH_PIXELS, PATCH_PIXELS)).astype(np.float32)
-    linear[0, 0, 0] = 0.0  # a zero must not become -inf
+    linear[0, 0, 0] = 1e-7  # far below the floor: clipped to -60 dB (an exact 0 is nodata since issue 12)
     record = read_upload(write_tif(tmp_path / "lin.tif", linear, descriptions=["vh", "VV"]))
     assert any("converted linear power to dB" in note for note in record.notes)
     expected = 10 * np.log10(np.maximum(linear.astype(np.float64), 1e-6))

@@ -40,6 +40,26 @@ def archive_query(bundle: Bundle, row: int, sensor: str) -> Query:
                  row_lonlat(bundle, row), row, patch_name(bundle, row, sensor))
 
 
+def pair_embedding(s1_embedding: np.ndarray, s2_embedding: np.ndarray) -> np.ndarray:
+    """Both sensors of one place as one query vector: the normalised mean of their unit embeddings
+    (meaningful only in a shared space: `bundle.cross_sensor`)."""
+    mean = np.asarray(s1_embedding, np.float32) + np.asarray(s2_embedding, np.float32)
+    norm = float(np.linalg.norm(mean))
+    return mean / norm if norm > 0 else mean
+
+
+def pair_query(s1: Query, s2: Query) -> Query:
+    """The S1 and S2 queries of one pair as one query (searched as the S2 side: filters, labels and place
+    are the pair's; the counterpart rank means nothing for it: search with counterpart=False)."""
+    return Query(pair_embedding(s1.embedding, s2.embedding), "s2", s2.labels if s2.labels is not None else s1.labels,
+                 s2.lonlat or s1.lonlat, s2.pair_row, f"{s2.name} + {s1.name} (S1+S2)")
+
+
+def archive_pair_query(bundle: Bundle, row: int) -> Query:
+    """Archive pair `row` with both sensors' embeddings together (see `pair_query`)."""
+    return pair_query(archive_query(bundle, row, "s1"), archive_query(bundle, row, "s2"))
+
+
 def archive_facts(bundle: Bundle, row: int, sensor: str) -> PatchFacts:
     table, row = bundle.table, int(row)
     bbox = tuple(float(table.at[row, c]) for c in ("west", "south", "east", "north"))

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from csmae_core.record import PatchRecord
-from csmae_core.retrieval.queries import PatchFacts
+from csmae_core.record import PatchPair, PatchRecord
+from csmae_core.retrieval.queries import PatchFacts, pair_query
 from csmae_core.retrieval.search import Query
 
 
@@ -24,3 +24,9 @@ def upload_facts(record: PatchRecord, labels: Sequence[str] = ()) -> PatchFacts:
     footprint = record.footprint
     return PatchFacts(record.name, record.sensor, list(labels), footprint,
                       footprint.bounds_wgs84() if footprint else None, "uploaded patch")
+
+
+def upload_pair_query(pair: PatchPair, s1_embedding: np.ndarray, s2_embedding: np.ndarray,
+                      labels: Sequence[str] = ()) -> Query:
+    """An uploaded pair (a zip of its S1 and S2 folders) as one query: both embeddings together."""
+    return pair_query(upload_query(pair.s1, s1_embedding, labels), upload_query(pair.s2, s2_embedding, labels))

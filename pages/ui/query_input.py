@@ -84,11 +84,14 @@ def _image_changed() -> None:
 
 # ---------------------------------------------------------------- upload
 def upload_tab(backend: Backend) -> None:
-    files = st.file_uploader("A Sentinel-1 or Sentinel-2 patch: multi-band GeoTIFF, BigEarthNet band GeoTIFFs, "
-                             "or a .zip of one BigEarthNet patch folder", type=["tif", "tiff", "zip"],
-                             accept_multiple_files=True, key=KEY_UPLOAD)
-    override = st.selectbox("Sensor", ["detect", "s1", "s2"], key=KEY_UPLOAD_SENSOR,
-                            format_func=lambda s: {"detect": "detect from the bands", **SENSOR_NAMES}[s])
+    files = st.file_uploader("A Sentinel-1 or Sentinel-2 patch: multi-band GeoTIFF (ESA, GEE, SNAP or STAC band "
+                             "names), band files (BigEarthNet, SSL4EO, Major-TOM, SAFE .jp2), or a .zip of a patch "
+                             "folder, of one pair's S1 and S2 folders, or of one GeoTIFF",
+                             type=["tif", "tiff", "zip", "jp2"], accept_multiple_files=True, key=KEY_UPLOAD)
+    choices = ["detect", "s1", "s2"] + (["pair"] if backend.bundle.cross_sensor else [])
+    override = st.selectbox("Sensor", choices, key=KEY_UPLOAD_SENSOR,
+                            format_func=lambda s: {"detect": "detect from the bands", **SENSOR_NAMES,
+                                                   "pair": "both together (a zip of one pair)"}[s])
     if not files:
         forget_upload()
         return
@@ -102,7 +105,10 @@ def upload_tab(backend: Backend) -> None:
         held = st.session_state.get(KEY_UPLOAD_QUERY)
         if held is not None and held.upload_key == key:
             return  # this upload, window and sensor are read already (and the query unless the address changed it)
-        record = opened.read(window, None if override == "detect" else override)
+        if override == "pair":
+            record = opened.read_pair()
+        else:
+            record = opened.read(window, None if override == "detect" else override)
     except CsmaeError as error:
         drop_upload_query()
         st.error(f"The upload could not be used: {shown_message(error)}")
@@ -112,7 +118,7 @@ def upload_tab(backend: Backend) -> None:
         drop_upload_query()
         st.error(f"The upload could not be read ({type(error).__name__}: {shown_message(error)}); {UPLOAD_FORMS}")
         return
-    spec = QuerySpec("upload", record.sensor, record=record, upload_key=key)
+    spec = QuerySpec("upload", getattr(record, "sensor", "s2"), record=record, upload_key=key)
     st.session_state[KEY_QUERY] = st.session_state[KEY_UPLOAD_QUERY] = spec
     st.session_state.pop(KEY_EMBEDDING, None)
     st.session_state[KEY_UPLOAD_LABELS] = list(record.labels or [])

@@ -12,7 +12,7 @@ create a marker file: the marker must never appear.
 tests/test_bad_inputs.py runs the corpus at the library level, through the CLI and in the app.
 
 Layout: spec.py (what a case is, the `Category` registrar), builder.py (helpers shared by the builders),
-one module of cases per category (upload_geotiff and upload_zip for uploads, archive, metadata, model,
+one module of cases per category (upload_geotiff, upload_zip and upload_exports for uploads, archive, metadata, model,
 bundle, config), each case a `build_<case id>` function; report.py runs the cases and renders the table.
 """
 from __future__ import annotations
@@ -21,14 +21,24 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-from tests.bad_inputs import archive, bundle, config, metadata, model, upload_geotiff, upload_zip
+from tests.bad_inputs import (
+    archive,
+    bundle,
+    config,
+    metadata,
+    model,
+    upload_exports,
+    upload_geotiff,
+    upload_zip,
+)
 from tests.bad_inputs.builder import Builder
 from tests.bad_inputs.spec import CATEGORIES, Case, Spec, error_class
 
 __all__ = ["CATEGORIES", "SPECS", "Case", "Spec", "build_corpus", "case_ids", "error_class"]
 
 # every case, in the order of the table: by category (CATEGORIES), then as declared in its module
-SPECS: list[Spec] = [spec for module in (upload_geotiff, upload_zip, archive, metadata, model, bundle, config)
+_MODULES = (upload_geotiff, upload_zip, upload_exports, archive, metadata, model, bundle, config)
+SPECS: list[Spec] = [spec for module in _MODULES
                      for spec in module.CASES.specs]
 assert [s.category for s in SPECS] == sorted((s.category for s in SPECS), key=CATEGORIES.index)
 assert len({s.id for s in SPECS}) == len(SPECS), "two cases share an id"

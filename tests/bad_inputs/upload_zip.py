@@ -7,7 +7,7 @@ import struct
 import zipfile
 from pathlib import Path
 
-from tests.bad_inputs.builder import S1_NAME, S2_NAME, V1_S1, upload_case
+from tests.bad_inputs.builder import S2_NAME, upload_case
 from tests.bad_inputs.spec import Category
 
 CASES = Category("upload")
@@ -78,9 +78,9 @@ def build_zip_symlink(b, d):
 @CASES.case("zip-two-patches", "zip of two real patch folders", _ZIP, "InputError",
             "holds more than one patch", "zip one patch folder per upload")
 def build_zip_two_patches(b, d):
+    # two S2 patches (the S1 and S2 folder of one pair are a pair query since issue 12)
     members = b.patch_members()
-    for p in sorted(V1_S1.iterdir()):
-        members[f"{S1_NAME}/{p.name}"] = p
+    members.update(b.patch_members(S2_NAME.replace("_87_48", "_87_49")))
     return upload_case([b.zip_of(d / "two.zip", members)])
 
 

@@ -4,17 +4,27 @@ An upload is given as a path, a list of paths, or (file name, bytes) pairs (e.g.
 received); the pairs are checked and written once per call to a private temporary folder (`staging`).
 Accepted forms (all return a `PatchRecord` with source="upload" and `notes` saying what was done):
 
-* One multi-band GeoTIFF: Sentinel-1 with 2 bands (dB or linear power) or Sentinel-2 with 10, 12 or
-  13 bands (reflectance x 10000, or 0-1 floats). Bands are named from the band descriptions ("B2",
-  "B02", "b8a", "VV", ...) when every band has a recognisable one; otherwise the default order of
-  `bands.UPLOAD_DEFAULT_ORDER` for the band count is assumed (and said in a note):
+* One multi-band GeoTIFF: Sentinel-1 (dB, linear power/intensity, or amplitude) or Sentinel-2
+  (reflectance x 10000 with or without the +1000 offset of processing baseline 04.00+, 0-1 floats or
+  percent). Bands are named from the band descriptions as real tools write them (ESA "B02", GEE "B2",
+  SNAP "Sigma0_VV_db" / "Amplitude_VH" / "Intensity_VV", STAC "blue" / "nir08" / "swir16"; `naming`);
+  non-spectral bands (GEE "angle", QA60, SCL, cloud probabilities, AOT, WVP, TCI) are ignored. When
+  descriptions are present every band the model needs must be identified, or the file is refused naming
+  it; only a file without descriptions gets the default order of `bands.UPLOAD_DEFAULT_ORDER`:
       2  -> VV, VH
       10 -> B02 B03 B04 B05 B06 B07 B08 B8A B11 B12
       12 -> B01 B02 B03 B04 B05 B06 B07 B08 B8A B09 B11 B12
       13 -> B01 ... B09 B10 B11 B12 (L1C; the cirrus band B10 is dropped)
-* Several single-band GeoTIFFs named like BigEarthNet band files (`<name>_B02.tif`, `<name>_VV.tif`),
-  all of one patch, each at its own resolution.
-* A .zip of ONE BigEarthNet patch folder (v1 or v2, with or without `<name>_labels_metadata.json`).
+* Several single-band files of one patch, each at its own resolution: BigEarthNet `<name>_B02.tif`,
+  SSL4EO / Major-TOM `B2.tif` / `B02.tif` (the folder names the patch), SAFE `T33UUP_<date>_B02_10m.jp2`.
+* A .zip of ONE BigEarthNet patch folder (v1 or v2, with or without `<name>_labels_metadata.json`), of
+  the S1 and the S2 folder of one pair (`read_upload` reads S2 unless `sensor="s1"`; `read_upload_pair`
+  both), or of one multi-band GeoTIFF.
+
+What a file declares about its values (GDAL scale/offset, BOA/RADIO_ADD_OFFSET tags, the baseline in a
+product name, units in band descriptions) is used when the values agree, and said when they do not
+(`radiometry`, `units`); values the sensors cannot produce are nodata even without a tag; Level-1C
+products are flagged.
 
 Rasters that are not 10 m UTM are warped to 10 m in their UTM zone; rasters larger than one patch
 are cut to a 120x120 window at 10 m (the centre one unless the caller picks); 20 m and 60 m bands are
@@ -26,8 +36,9 @@ identifies it by content (`OpenedUpload.key`, the SHA-256 of its names and bytes
 
 The package, one job a module: `staging` (the upload as checked files, its content key), `safety`
 (limits per file and per upload, magic bytes, declared decoded size, rasters GDAL may open), `zips` (zip
-safety), `naming` (which band is which), `grid` (the 10 m grid and the window), `units` (values and
-units), `formats` (one reader per form), `opened` (an upload staged once; the layout for a window picker).
+safety), `naming` (which band is which), `grid` (the 10 m grid and the window), `radiometry` (declared
+offsets and levels, checked against the data), `units` (values and units), `formats` (one reader per
+form), `opened` (an upload staged once; the layout for a window picker).
 """
 from __future__ import annotations
 
@@ -43,14 +54,15 @@ from csmae_core.io.upload.opened import (
     open_upload,
     overview,
     raster_size,
+    read_pair_paths,
     read_paths,
 )
 from csmae_core.io.upload.safety import MAX_DECODED_BYTES, MAX_UPLOAD_BYTES, UPLOAD_FORMS
 from csmae_core.io.upload.staging import UploadFiles, staged
-from csmae_core.record import PatchRecord
+from csmae_core.record import PatchPair, PatchRecord
 
 __all__ = ["MAX_DECODED_BYTES", "MAX_UPLOAD_BYTES", "UPLOAD_FORMS", "OpenedUpload", "UploadFiles", "UploadLayout",
-           "open_upload", "read_upload", "upload_layout", "upload_overview", "upload_raster_size"]
+           "open_upload", "read_upload", "read_upload_pair", "upload_layout", "upload_overview", "upload_raster_size"]
 log = logging.getLogger(__name__)
 
 
@@ -67,6 +79,12 @@ def read_upload(files: UploadFiles, *, window: tuple[int, int] | None = None,
     for note in record.notes:
         log.info("upload %s: %s", record.name, note)
     return record
+
+
+def read_upload_pair(files: UploadFiles) -> PatchPair:
+    """Both patches of a zip holding the S1 and the S2 patch folder of one pair (InputError otherwise)."""
+    with staged(files) as paths:
+        return read_pair_paths(paths)
 
 
 def upload_layout(files: UploadFiles, max_side: int = 400) -> UploadLayout:

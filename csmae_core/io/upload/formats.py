@@ -1,6 +1,7 @@
 """One reader per upload form, each returning a BigEarthNet-like `PatchRecord` (its `notes` say what was
-done): a multi-band GeoTIFF, a set of single-band `<name>_<band>.tif` files, or a zip of one
-BigEarthNet patch folder. The files given are already checked (`staging`)."""
+done): a multi-band GeoTIFF, a set of single-band files (`<name>_B02.tif`, `B2.tif`, SAFE `.jp2`), or a
+zip of one patch folder, of one pair's S1 and S2 folders, of band files or of one GeoTIFF. The files
+given are already checked (`staging`)."""
 from __future__ import annotations
 
 import contextlib
@@ -30,7 +31,8 @@ from csmae_core.io.upload.grid import (
     window_footprint,
     window_note,
 )
-from csmae_core.io.upload.naming import band_names, drop_ignored, group_band_files
+from csmae_core.io.upload.naming import band_file_name, band_names, drop_ignored, group_band_files
+from csmae_core.io.upload.radiometry import Declaration, declaration
 from csmae_core.io.upload.safety import budget_note, open_raster, over_budget, raster_errors
 from csmae_core.io.upload.units import finish
 from csmae_core.io.upload.zips import extract_member, zip_members
@@ -42,23 +44,30 @@ from csmae_core.record import PatchRecord
 def read_multiband(path: Path, window: Any) -> PatchRecord:
     notes: list[str] = []
     with open_raster(path) as dataset, contextlib.ExitStack() as stack:
-        names = band_names(dataset, path.name, notes)
+        naming = band_names(dataset, path.name, notes)
         if over_budget(dataset):
             notes.append(budget_note(dataset, path.name))
-        drop_ignored(names, notes)
-        sensor = sensor_of_bands(set(names) - IGNORED_BANDS)
+        drop_ignored(naming.names, notes)
+        used = naming.used()
+        sensor = sensor_of_bands({band for _, band in used})
+        declared = declaration([(dataset, [i for i, _ in used])], [path.name], naming.s1_unit)
+        _declare_b10(declared, naming.names)
         grid = grid_10m(dataset, stack, notes)
         col, row = place_window(grid.width, grid.height, window, path.name)
         window_note(notes, col, row, grid.width, grid.height)
         arrays = {}
-        for index, band in enumerate(names, start=1):
-            if band not in IGNORED_BANDS:
-                arrays[band], valid = grid.read(index, col, row)
-                check_valid(band, valid)
+        for index, band in used:
+            arrays[band], valid = grid.read(index, col, row)
+            check_valid(band, valid)
         footprint = window_footprint(grid, col, row)
-    bands = finish(sensor, arrays, notes)
+    bands = finish(sensor, arrays, notes, declared)
     return PatchRecord(sensor=sensor, bands=bands, name=path.stem, footprint=footprint, notes=notes,
                        meta={"window": (col, row), "grid_size": (grid.width, grid.height)})
+
+
+def _declare_b10(declared: Declaration, names: Sequence[str | None]) -> None:
+    if "B10" in names and declared.level is None:
+        declared.level, declared.level_source = "1C", "its band B10, the cirrus band only Level-1C products keep"
 
 
 # -------------------------------------------------------------------------------- band-file sets
@@ -68,6 +77,7 @@ def read_band_files(files: Sequence[Path], window: Any) -> PatchRecord:
     notes: list[str] = []
     name, found = group_band_files(files, notes)
     sensor = sensor_of_bands(set(found))
+    b10 = ["B10"] if any(band_file_name(f.name) and band_file_name(f.name)[1] == "B10" for f in files) else []
     order = [b for b in STORED_BANDS[sensor] if b in found]
     with contextlib.ExitStack() as stack:
         datasets = {b: stack.enter_context(open_raster(found[b])) for b in order}
@@ -81,7 +91,10 @@ def read_band_files(files: Sequence[Path], window: Any) -> PatchRecord:
             meta = {"window": (0, 0), "grid_size": (PATCH_PIXELS, PATCH_PIXELS)}
         else:
             arrays, footprint, meta = _read_band_windows(datasets, found, window, name, notes)
-    bands = finish(sensor, arrays, notes)
+        declared = declaration([(d, [1]) for d in datasets.values()],
+                               [name] + [found[b].name for b in order] + [f.parent.name for f in files])
+        _declare_b10(declared, b10)
+    bands = finish(sensor, arrays, notes, declared)
     return PatchRecord(sensor=sensor, bands=bands, name=name, footprint=footprint, notes=notes, meta=meta)
 
 
@@ -149,26 +162,57 @@ def _matching_offset(reference: Grid, grid: Grid, col: int, row: int, name: str)
 # ------------------------------------------------------------------------------------------- zips
 
 
-def read_zip(path: Path, window: Any) -> PatchRecord:
-    """One patch folder from a zip, extracted member by member into a temporary directory."""
+def read_zip(path: Path, window: Any) -> list[PatchRecord]:
+    """The patch of a zip: one patch folder (or the S1 and S2 folders of one pair: two records), or one
+    multi-band GeoTIFF; extracted member by member into a temporary directory."""
     place_window(PATCH_PIXELS, PATCH_PIXELS, window, path.name)  # a patch is one window
     try:
         with zipfile.ZipFile(path) as archive, tempfile.TemporaryDirectory(prefix="upload-") as tmp:
-            members = zip_members(archive, path.name)
-            for info, target in members:
-                extract_member(archive, info, Path(tmp) / target, path.name)
-            for _, target in members:
-                if split_band_file_name(target):
-                    _check_band_member(Path(tmp) / target)
-            with raster_errors(path.name):
-                record = read_patch_folder(tmp, source="upload")
+            plan = zip_members(archive, path.name)
+            if plan.geotiff is not None:
+                return [_read_zipped_geotiff(archive, plan.geotiff, Path(tmp), path.name)]
+            if plan.band_files:
+                return [_read_zipped_band_files(archive, plan, Path(tmp) / plan.folder, path.name)]
+            return [_read_zipped_folder(archive, members, Path(tmp) / str(i), path.name)
+                    for i, members in enumerate(plan.patches)]
     except InputError:
         raise
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, OSError) as error:
         raise InputError(f"{path.name} is not a readable zip archive ({error}); zip the patch "
                          "folder again") from error
-    record.notes.append(f"read BigEarthNet patch folder {record.name} from {path.name}")
-    record.bands = finish(record.sensor, record.bands, record.notes)
+
+
+def _read_zipped_geotiff(archive: zipfile.ZipFile, member, tmp: Path, zip_name: str) -> PatchRecord:
+    info, target = member
+    extract_member(archive, info, tmp / target, zip_name)
+    record = read_multiband(tmp / target, None)
+    record.name = Path(info.filename).stem
+    record.notes.append(f"read the GeoTIFF {info.filename} from {zip_name}")
+    return record
+
+
+def _read_zipped_band_files(archive: zipfile.ZipFile, plan, folder: Path, zip_name: str) -> PatchRecord:
+    """SSL4EO / Major-TOM / SAFE band files: the folder they are extracted to keeps the zip folder's name."""
+    folder.mkdir()
+    for info, target in plan.band_files:
+        extract_member(archive, info, folder / target, zip_name)
+    record = read_band_files([folder / target for _, target in plan.band_files], None)
+    record.notes.append(f"read the band files of {plan.folder} from {zip_name}")
+    return record
+
+
+def _read_zipped_folder(archive: zipfile.ZipFile, members, folder: Path, zip_name: str) -> PatchRecord:
+    folder.mkdir()
+    for info, target in members:
+        extract_member(archive, info, folder / target, zip_name)
+    for _, target in members:
+        if split_band_file_name(target):
+            _check_band_member(folder / target)
+    with raster_errors(zip_name):
+        record = read_patch_folder(folder, source="upload")
+    record.notes.append(f"read BigEarthNet patch folder {record.name} from {zip_name}")
+    declared = declaration([], [record.name, zip_name])
+    record.bands = finish(record.sensor, record.bands, record.notes, declared)
     record.meta.update({"window": (0, 0), "grid_size": (PATCH_PIXELS, PATCH_PIXELS)})
     return record
 

@@ -161,12 +161,14 @@ def window_footprint(grid: Grid, col: int, row: int) -> Footprint | None:
     return footprint_from_transform(transform, grid.crs, PATCH_PIXELS, PATCH_PIXELS)
 
 
-def check_valid(band: str, valid: np.ndarray) -> None:
-    """BigEarthNet patches have no holes: refuse a window with nodata rather than embed fill values."""
+def check_valid(band: str, valid: np.ndarray, why: str | None = None) -> None:
+    """BigEarthNet patches have no holes: refuse a window with nodata rather than embed fill values.
+    `why`: what made the pixels nodata when no tag did (said in the message)."""
+    reason = f" ({why})" if why else ""
     if not valid.any():
-        raise InputError(f"band {band} is all nodata in the chosen window; choose a window over the "
+        raise InputError(f"band {band} is all nodata in the chosen window{reason}; choose a window over the "
                          "image's data")
     if not valid.all():
         share = 100 * (1 - valid.mean())
-        raise InputError(f"band {band}: {share:.0f}% of the chosen window is nodata; choose a window "
-                         "fully inside the image's data")
+        raise InputError(f"band {band}: {max(share, 0.01):.2g}% of the chosen window is nodata{reason}; choose a "
+                         "window fully inside the image's data")

@@ -13,18 +13,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from rasterio.windows import Window
 
-from csmae_core.bands import PATCH_PIXELS, SENSORS, UPLOAD_DEFAULT_ORDER
+from csmae_core.bands import PATCH_PIXELS, SENSORS
 from csmae_core.errors import InputError
+from csmae_core.io.folders import sensor_of_bands
+from csmae_core.io.upload import safety
 from csmae_core.io.upload.formats import read_band_files, read_multiband, read_zip
 from csmae_core.io.upload.grid import grid_10m
 from csmae_core.io.upload.naming import band_names, band_of_single_file, is_single_band_file
-from csmae_core.io.upload import safety
 from csmae_core.io.upload.safety import budget_note, decoded_bytes, is_zip, open_raster
 from csmae_core.io.upload.staging import UploadFiles, is_named_bytes, stage, upload_items
 from csmae_core.io.upload.zips import check_zip
 from csmae_core.preview import preview
-from csmae_core.record import PatchRecord
+from csmae_core.record import PatchPair, PatchRecord
 
 
 @dataclass
@@ -63,6 +65,10 @@ class OpenedUpload:
         """The patch record of `window` (default: the centre one); see `read_upload`."""
         return read_paths(self.paths, window, sensor)
 
+    def read_pair(self) -> PatchPair:
+        """Both records of a zip holding the S1 and the S2 folder of one pair; see `read_upload_pair`."""
+        return read_pair_paths(self.paths)
+
     def layout(self, max_side: int = 400) -> UploadLayout:
         """Grid size and overview of a single-file upload (computed once per `max_side`)."""
         if max_side not in self._layouts:
@@ -93,7 +99,7 @@ def read_paths(paths: list[Path], window: tuple[int, int] | None, sensor: str | 
     if any(is_zip(f) for f in paths):
         if len(paths) > 1:
             raise InputError("a .zip must be uploaded on its own, not together with other files")
-        record = read_zip(paths[0], window)
+        record = _one_of_pair(read_zip(paths[0], window), sensor, paths[0].name)
     elif len(paths) > 1 or is_single_band_file(paths[0]):
         record = read_band_files(paths, window)
     else:
@@ -103,6 +109,44 @@ def read_paths(paths: list[Path], window: tuple[int, int] | None, sensor: str | 
                          f"{sensor.upper()} was asked for; upload {sensor.upper()} data or drop the choice")
     record.source = "upload"
     return record
+
+
+def _check_one_place(records: dict[str, PatchRecord], name: str) -> None:
+    """The S1 and S2 patches of a pair share one footprint (BigEarthNet pairs are co-registered)."""
+    s1, s2 = records["s1"].footprint, records["s2"].footprint
+    if s1 is not None and s2 is not None and (s1.epsg != s2.epsg or abs(s1.ulx - s2.ulx) > 10
+                                              or abs(s1.uly - s2.uly) > 10):
+        raise InputError(f"{name} holds an S1 patch ({records['s1'].name}) and an S2 patch ({records['s2'].name}) "
+                         "of different places; zip the S1 and the S2 folder of one pair")
+
+
+def _one_of_pair(records: list[PatchRecord], sensor: str | None, name: str) -> PatchRecord:
+    """The record asked for of a zipped pair (S2 unless `sensor` says otherwise), noting the other."""
+    if len(records) == 1:
+        return records[0]
+    by_sensor = {r.sensor: r for r in records}
+    _check_one_place(by_sensor, name)
+    record = by_sensor[sensor or "s2"]
+    other = "s1" if record.sensor == "s2" else "s2"
+    record.notes.append(f"the zip holds the S1 and S2 patches of one pair ({by_sensor['s1'].name}, "
+                        f"{by_sensor['s2'].name}); read {record.sensor.upper()} (sensor='{other}' reads the "
+                        "other; read_upload_pair reads both)")
+    record.meta["pair_names"] = {"s1": by_sensor["s1"].name, "s2": by_sensor["s2"].name}
+    return record
+
+
+def read_pair_paths(paths: list[Path]) -> PatchPair:
+    """Both records of a zip holding the S1 and the S2 folder of one pair."""
+    if len(paths) != 1 or not is_zip(paths[0]):
+        raise InputError("a pair is uploaded as one .zip holding the S1 and the S2 patch folder of one pair")
+    records = {r.sensor: r for r in read_zip(paths[0], None)}
+    if set(records) != {"s1", "s2"}:
+        raise InputError(f"{paths[0].name} holds one {next(iter(records)).upper()} patch, not a pair; zip the "
+                         "S1 and the S2 patch folder of one pair together")
+    _check_one_place(records, paths[0].name)
+    for record in records.values():
+        record.source = "upload"
+    return PatchPair(s1=records["s1"], s2=records["s2"])
 
 
 def layout_of(paths: list[Path], max_side: int) -> UploadLayout:
@@ -139,16 +183,21 @@ def _overview(file: Path, max_side: int) -> tuple[np.ndarray | None, str | None]
     internal overview level; (None, None) for zips and band files."""
     if is_zip(file) or is_single_band_file(file):
         return None, None
-    with open_raster(file) as dataset:
-        scale = max(dataset.width, dataset.height) / max_side
-        if not _overview_fits(dataset, scale):
+    with open_raster(file) as dataset, contextlib.ExitStack() as stack:
+        if not _overview_fits(dataset, max(dataset.width, dataset.height) / max_side):
             return None, budget_note(dataset, file.name)
-        names = band_names(dataset, file.name, [])
-        sensor = UPLOAD_DEFAULT_ORDER[dataset.count][0]
+        bands = dict((name, index) for index, name in band_names(dataset, file.name, []).used())
+        sensor = sensor_of_bands(set(bands))
+        # drawn from the same north-up 10 m grid the window is read from (a south-up or rotated raster
+        # would otherwise be shown mirrored against the window that is read)
+        grid = grid_10m(dataset, stack, [])
+        scale = max(1.0, max(grid.width, grid.height) / max_side)
+        shape = (max(1, int(grid.height / scale)), max(1, int(grid.width / scale)))
+        whole = Window(0, 0, grid.width * grid.step, grid.height * grid.step)
         wanted = ("B04", "B03", "B02") if sensor == "s2" else ("VV", "VH")
-        shape = (max(1, int(dataset.height / max(scale, 1))), max(1, int(dataset.width / max(scale, 1))))
-        bands = {name: dataset.read(names.index(name) + 1, out_shape=shape).astype(np.float32) for name in wanted}
-    return preview(sensor, bands), None
+        arrays = {name: grid.source.read(bands[name], window=whole, out_shape=shape).astype(np.float32)
+                  for name in wanted}
+    return preview(sensor, arrays), None
 
 
 def _overview_fits(dataset, scale: float) -> bool:

@@ -45,6 +45,7 @@ _MAGIC = ((b"\x89PNG", "it is a PNG image"), (b"\xff\xd8\xff", "it is a JPEG ima
           (b"PK\x03\x04", "it is a zip archive"), (b"<", "it is an XML/HTML text file"))
 _TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")  # classic TIFF and BigTIFF
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a local file header, or an empty archive's end record
+_JP2_MAGIC = b"\x00\x00\x00\x0cjP  "  # the JPEG 2000 signature box (first 8 of its 12 bytes)
 
 
 # ------------------------------------------------------------------------------------------- sizes
@@ -96,12 +97,15 @@ def is_zip(path: Path) -> bool:
     return path.suffix.lower() == ".zip" or head(path).startswith(_ZIP_MAGIC)
 
 
-def check_tiff_header(path: Path) -> None:
-    """Refuse anything but TIFF before GDAL sees it: GDAL would open PNGs, JPEGs and even VRT XML
-    (which can point at other files on this machine)."""
+def check_tiff_header(path: Path) -> str:
+    """The GDAL driver of a TIFF (or a JPEG 2000 band file of a SAFE product, `.jp2`); anything else is
+    refused before GDAL sees it: GDAL would open PNGs, JPEGs and even VRT XML (which can point at other
+    files on this machine)."""
     start = head(path)
     if start.startswith(_TIFF_MAGIC):
-        return
+        return "GTiff"
+    if start.startswith(_JP2_MAGIC) and path.suffix.lower() == ".jp2":
+        return "JP2OpenJPEG"
     kind = next((what for magic, what in _MAGIC if start.startswith(magic)),
                 "an empty file" if not start else "it does not start with a TIFF header")
     raise InputError(f"{path.name} is not a GeoTIFF ({kind}); {UPLOAD_FORMS}")
@@ -125,10 +129,10 @@ def raster_errors(name: str) -> Iterator[None]:
 @contextlib.contextmanager
 def open_raster(path: Path) -> Iterator[Any]:
     """A checked GeoTIFF dataset; read errors inside the block become InputError as well."""
-    check_tiff_header(path)
+    driver = check_tiff_header(path)
     with raster_errors(path.name), warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)  # said in a note instead
-        with rasterio.open(path, driver="GTiff") as dataset:
+        with rasterio.open(path, driver=driver) as dataset:
             reject_huge(dataset.width, dataset.height, path.name)
             _reject_pictures(dataset, path.name)
             _reject_huge_blocks(dataset, path.name)

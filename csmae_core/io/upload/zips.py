@@ -6,17 +6,33 @@ from __future__ import annotations
 import re
 import zipfile
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from csmae_core.errors import InputError
 from csmae_core.io.names import split_band_file_name
 from csmae_core.io.upload import safety
+from csmae_core.io.upload.naming import band_file_name
 
 MAX_ZIP_RATIO = 100  # expanded/compressed beyond this (on more than 1 MiB) looks like a zip bomb
 MAX_ZIP_MEMBERS = 1000  # a patch folder has a dozen files; more entries is not a patch
 _ZIP_RATIO_FLOOR = 1024 * 1024
 _MAX_JSON_BYTES = 1024 * 1024  # a labels_metadata.json is about 1 KiB; a larger one is ignored
 _CHUNK = 1024 * 1024
+
+
+Members = list[tuple[zipfile.ZipInfo, str]]
+
+
+@dataclass
+class ZipPlan:
+    """What a zip holds: the band-file members of each patch folder (one, or the S1 and S2 folders of
+    one pair), or one multi-band GeoTIFF (`geotiff`); each member with the file name to extract it as."""
+
+    patches: list[Members] = field(default_factory=list)
+    geotiff: tuple[zipfile.ZipInfo, str] | None = None
+    band_files: Members = field(default_factory=list)  # SSL4EO / Major-TOM B02.tif, SAFE ..._B02_10m.jp2
+    folder: str = "upload"  # the folder holding `band_files` (it names the patch)
 
 
 def check_zip(path: Path) -> None:
@@ -29,8 +45,8 @@ def check_zip(path: Path) -> None:
                          "again") from error
 
 
-def zip_members(archive: zipfile.ZipFile, name: str) -> list[tuple[zipfile.ZipInfo, str]]:
-    """(member, file name to extract it as) for the band files and labels JSON of the one patch.
+def zip_members(archive: zipfile.ZipFile, name: str) -> ZipPlan:
+    """The members to extract: the band files and labels JSON of the patch (or pair), or one GeoTIFF.
 
     Everything is checked before anything is extracted: names, sizes, compression and patch count.
     """
@@ -50,7 +66,31 @@ def zip_members(archive: zipfile.ZipFile, name: str) -> list[tuple[zipfile.ZipIn
         raise InputError(f"{name} is an empty zip archive; zip one BigEarthNet patch folder "
                          "(its band GeoTIFFs)")
     _check_zip_sizes(files, name)
-    return _one_patch_members(files, name)
+    geotiffs = [i for i in files if PurePosixPath(i.filename).suffix.lower() in (".tif", ".tiff")]
+    if len(geotiffs) == 1 and not split_band_file_name(PurePosixPath(geotiffs[0].filename).name):
+        return ZipPlan(geotiff=(geotiffs[0], "upload.tif"))
+    if not any(split_band_file_name(PurePosixPath(i.filename).name) for i in files):
+        if plan := _other_band_files(files, name):
+            return plan
+    return ZipPlan(patches=_patch_members(files, name))
+
+
+def _other_band_files(files: Sequence[zipfile.ZipInfo], name: str) -> ZipPlan | None:
+    """Band files named the SSL4EO / Major-TOM / SAFE way, all in one folder of the zip."""
+    members = [(i, PurePosixPath(i.filename.replace("\\", "/"))) for i in files]
+    members = [(i, path) for i, path in members if band_file_name(path.name)]
+    if not members:
+        return None
+    folders = sorted({str(path.parent) for _, path in members})
+    if len(folders) > 1:
+        raise InputError(f"{name} holds band files in more than one folder ({', '.join(folders)}); zip one "
+                         "patch folder per upload")
+    targets = [path.name.lower() for _, path in members]
+    if len(set(targets)) != len(targets):
+        raise InputError(f"{name} holds a band file twice; zip one patch folder")
+    folder = PurePosixPath(folders[0]).name
+    return ZipPlan(band_files=[(i, path.name) for i, path in members],
+                   folder=folder if folder not in ("", ".") else "upload")
 
 
 def _unsafe_member_name(member: str) -> bool:
@@ -82,10 +122,10 @@ def _check_zip_sizes(files: Sequence[zipfile.ZipInfo], name: str) -> None:
         raise InputError(f"{name} is password-protected; zip the patch folder without a password")
 
 
-def _one_patch_members(files: Sequence[zipfile.ZipInfo],
-                       name: str) -> list[tuple[zipfile.ZipInfo, str]]:
-    """The members of the single patch folder; more than one patch (or folder) is refused."""
-    patches: dict[tuple[str, str], list[tuple[zipfile.ZipInfo, str]]] = {}
+def _patch_members(files: Sequence[zipfile.ZipInfo], name: str) -> list[Members]:
+    """The members of the single patch folder, or of the S1 and the S2 folder of one pair; more
+    patches (or one patch in two folders) are refused."""
+    patches: dict[tuple[str, str], Members] = {}
     for info in files:
         member = PurePosixPath(info.filename.replace("\\", "/"))
         parsed = split_band_file_name(member.name)
@@ -93,19 +133,28 @@ def _one_patch_members(files: Sequence[zipfile.ZipInfo],
             patches.setdefault((str(member.parent), parsed[0]), []).append((info, member.name))
     if not patches:
         raise InputError(f"{name} holds no BigEarthNet band GeoTIFFs (<name>_B02.tif, <name>_VV.tif, "
-                         "...); zip one patch folder")
-    if len(patches) > 1:
+                         "...) and not one multi-band GeoTIFF; zip one patch folder or one GeoTIFF")
+    sensors = sorted(_sensor_of(members) for members in patches.values())
+    if len(patches) > 1 and sensors != ["s1", "s2"]:
         found = ", ".join(sorted(f"{folder}/{patch}" if folder != "." else patch
                                  for folder, patch in patches))
-        raise InputError(f"{name} holds more than one patch ({found}); zip one patch folder per upload")
-    (folder, patch), members = next(iter(patches.items()))
-    targets = [target.lower() for _, target in members]
-    if len(set(targets)) != len(targets):
-        raise InputError(f"{name} holds a band of {patch} twice; zip one patch folder")
-    labels = f"{folder}/{patch}_labels_metadata.json" if folder != "." else f"{patch}_labels_metadata.json"
-    members += [(i, f"{patch}_labels_metadata.json") for i in files
-                if i.filename.replace("\\", "/") == labels and i.file_size <= _MAX_JSON_BYTES]
-    return members
+        raise InputError(f"{name} holds more than one patch ({found}); zip one patch folder per upload "
+                         "(or the S1 and the S2 folder of one pair)")
+    out = []
+    for (folder, patch), members in patches.items():
+        targets = [target.lower() for _, target in members]
+        if len(set(targets)) != len(targets):
+            raise InputError(f"{name} holds a band of {patch} twice; zip one patch folder")
+        labels = f"{folder}/{patch}_labels_metadata.json" if folder != "." else f"{patch}_labels_metadata.json"
+        members += [(i, f"{patch}_labels_metadata.json") for i in files
+                    if i.filename.replace("\\", "/") == labels and i.file_size <= _MAX_JSON_BYTES]
+        out.append(members)
+    return out
+
+
+def _sensor_of(members: Members) -> str:
+    bands = {split_band_file_name(target)[1] for _, target in members}  # type: ignore[index]
+    return "s1" if bands <= {"VV", "VH"} else "s2"
 
 
 def extract_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, name: str) -> None:
