@@ -16,7 +16,7 @@ from csmae_core.labels import LABELS_19
 from csmae_core.preview import preview
 from csmae_core.record import PatchPair, PatchRecord
 from csmae_core.retrieval.export import results_csv, results_geojson
-from csmae_core.retrieval.queries import PatchFacts, archive_facts, archive_query
+from csmae_core.retrieval.queries import PatchFacts, archive_facts, archive_pair_query, archive_query
 from csmae_core.retrieval.search import RANK_DEPTH, Filters, Query, SearchResponse, row_footprint
 from csmae_core.retrieval.upload_query import upload_facts, upload_pair_query, upload_query
 from pages.ui.history import follow_address, write_address
@@ -49,8 +49,13 @@ def build_query(backend: Backend, spec: QuerySpec) -> tuple[Query, PatchFacts, n
     bundle = backend.bundle
     if spec.kind == "archive":
         pair = backend.archive[spec.row] if backend.archive is not None else None
-        image = preview(spec.sensor, pair.record(spec.sensor).bands) if pair else None
-        return archive_query(bundle, spec.row, spec.sensor), archive_facts(bundle, spec.row, spec.sensor), image
+        shown_sensor = "s2" if spec.sensor == "pair" else spec.sensor
+        image = preview(shown_sensor, pair.record(shown_sensor).bands) if pair else None
+        facts = archive_facts(bundle, spec.row, shown_sensor)
+        if spec.sensor == "pair":  # both images of the pair, searched together
+            facts.facts += " · S1 and S2 searched together (the normalised mean of their embeddings)"
+            return archive_pair_query(bundle, spec.row), facts, image
+        return archive_query(bundle, spec.row, spec.sensor), facts, image
     record, labels = spec.record, st.session_state.get(KEY_UPLOAD_LABELS, [])
     if isinstance(record, PatchPair):  # a zip of one pair's S1 and S2 folders, searched together
         s1, s2 = upload_embedding(backend, record.s1), upload_embedding(backend, record.s2)
@@ -65,21 +70,31 @@ def query_bands(backend: Backend, spec: QuerySpec) -> list[tuple[str, dict | Non
     """(sensor, bands) of the query's images for the trust panel (bands None: the archive has no pixels)."""
     if spec.kind == "archive":
         pair = backend.archive[spec.row] if backend.archive is not None else None
-        return [(spec.sensor, pair.record(spec.sensor).bands if pair else None)]
+        sensors = ["s2", "s1"] if spec.sensor == "pair" else [spec.sensor]
+        return [(sensor, pair.record(sensor).bands if pair else None) for sensor in sensors]
     if isinstance(spec.record, PatchPair):
         return [("s2", spec.record.s2.bands), ("s1", spec.record.s1.bands)]
     return [(spec.record.sensor, spec.record.bands)]
+
+
+PAIR_NAME = "Sentinel-1 + Sentinel-2"
+
+
+def is_pair_query(spec: QuerySpec) -> bool:
+    """Both sensors of one place searched together (an uploaded pair, or an archive pair's two images)."""
+    return spec.sensor == "pair" or isinstance(spec.record, PatchPair)
 
 
 def query_panel(spec: QuerySpec, facts: PatchFacts, image: np.ndarray | None) -> None:
     """The query's image and facts; an upload's labels are editable (they enable label comparison)."""
     st.subheader("Query")
     left, right = st.columns([2, 3])
+    sensor_name = PAIR_NAME if is_pair_query(spec) else SENSOR_NAMES[spec.sensor]
     if image is not None:
-        left.image(image, caption=f"{SENSOR_NAMES[spec.sensor]} · "
-                   f"{'true colour' if spec.sensor == 's2' else 'VV / VH / VV-VH'}", width="stretch")
+        left.image(image, caption=f"{SENSOR_NAMES[facts.sensor]} · "
+                   f"{'true colour' if facts.sensor == 's2' else 'VV / VH / VV-VH'}", width="stretch")
     with right:
-        st.markdown(f"**{shown(facts.name)}** · {SENSOR_NAMES[spec.sensor]} · {shown(facts.facts, 300)}")
+        st.markdown(f"**{shown(facts.name)}** · {sensor_name} · {shown(facts.facts, 300)}")
         if spec.kind == "upload":
             st.multiselect("Labels of the upload (optional: enables label comparison)", LABELS_19, key=KEY_UPLOAD_LABELS)
             facts.labels = st.session_state[KEY_UPLOAD_LABELS]
@@ -186,8 +201,7 @@ def main() -> None:
     with options_box:
         targets, k, filters = search_options(backend, spec)
     query.labels = facts.labels or (None if spec.kind == "upload" else [])
-    is_pair = isinstance(spec.record, PatchPair)
-    response = backend.engine.search(query, targets, k, filters, counterpart=not is_pair)
+    response = backend.engine.search(query, targets, k, filters, counterpart=not is_pair_query(spec))
     st.session_state[KEY_RESPONSE] = response
     write_address(backend, spec, k, targets)
     with heading_box:

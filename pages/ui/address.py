@@ -1,4 +1,4 @@
-"""The search page's address: `?pair=<pair id>&sensor=s1|s2&k=<1..50>&targets=s1,s2` parsed into the
+"""The search page's address: `?pair=<pair id>&sensor=s1|s2|pair&k=<1..50>&targets=s1,s2` parsed into the
 search it names (or none) and one list of problems, and a search written back as parameters. Pure Python
 (no streamlit): the page hands in the query parameters, the archive's sensors and a pair lookup.
 
@@ -15,7 +15,7 @@ DEFAULT_K, MAX_K = 10, 50
 MAX_PAIR_CHARS = 200   # pair ids are ~60 characters; longer values are not looked up
 _DIGITS = re.compile(r"[0-9]{1,6}")  # ASCII digits only: str.isdigit() also accepts '²', which int() refuses
 PARAMETERS = ("pair", "sensor", "k", "targets")
-SENSOR_LABELS = {"s1": "S1", "s2": "S2"}
+SENSOR_LABELS = {"s1": "S1", "s2": "S2", "pair": "S1+S2"}
 
 
 @dataclass(frozen=True)
@@ -38,19 +38,25 @@ class Address:
 
 
 def parse_address(params: Mapping[str, str], sensors: Sequence[str],
-                  find_pair: Callable[[str], int | None]) -> Address:
+                  find_pair: Callable[[str], int | None], query_sensors: Sequence[str] | None = None) -> Address:
     """The search of query parameters `params` (last value per name) for an archive of `sensors`;
-    `find_pair(pair_id)` gives the bundle row of a pair id or None. Without `pair` there is no search
-    (and nothing else is read)."""
+    `find_pair(pair_id)` gives the bundle row of a pair id or None; `query_sensors`: what `sensor` may
+    name (default `sensors`; "pair" too where both sensors share one space). Without `pair` there is no
+    search (and nothing else is read)."""
     if "pair" not in params:
         return Address(None)
     problems: list[tuple[str, str]] = []
     row, pair_id = _pair(params["pair"], find_pair, problems)
-    sensor = _sensor(params.get("sensor"), sensors, problems)
+    sensor = _sensor(params.get("sensor"), sensors, list(query_sensors or sensors), problems)
     k = _k(params.get("k"), problems)
     targets = _targets(params.get("targets"), sensors, problems)
     search = Search(pair_id, row, sensor, k, targets) if row is not None else None
     return Address(search, problems)
+
+
+def query_sensors(sensors: Sequence[str], cross_sensor: bool) -> list[str]:
+    """What an archive query may be: one sensor's image, or both together ("pair") in one shared space."""
+    return [*sensors, "pair"] if set(sensors) == {"s1", "s2"} and cross_sensor else list(sensors)
 
 
 def _pair(value: str, find_pair: Callable[[str], int | None],
@@ -68,9 +74,11 @@ def _pair(value: str, find_pair: Callable[[str], int | None],
     return row, pair_id
 
 
-def _sensor(value: str | None, sensors: Sequence[str], problems: list) -> str:
+def _sensor(value: str | None, sensors: Sequence[str], allowed: Sequence[str], problems: list) -> str:
+    """The query's sensor: one of `allowed` (the archive's sensors, and "pair" where allowed); the
+    message names the image sensors, the usual choice."""
     default = sensors[-1]
-    if value is None or value.strip().lower() in sensors:
+    if value is None or value.strip().lower() in allowed:
         return value.strip().lower() if value is not None else default
     problems.append((f"the sensor must be {' or '.join(sensors)}; showing the {SENSOR_LABELS.get(default, default)} "
                      "image instead of", value))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import streamlit as st
 
 from csmae_core.retrieval.queries import patch_name, rows_named
-from pages.ui.address import Address, address_of, known_parameters, parse_address
+from pages.ui.address import Address, address_of, known_parameters, parse_address, query_sensors
 from pages.ui.resources import Backend
 from pages.ui.results import SENSOR_NAMES
 from pages.ui.safe_text import shown_value
@@ -61,7 +61,8 @@ def _apply(backend: Backend, params: dict[str, str], query: bool) -> Address:
     """The search `params` name (when it names one) set in the widgets (k, targets) and, with `query`,
     made the query."""
     bundle = backend.bundle
-    address = parse_address(params, bundle.sensors, lambda pair: _first_row(bundle, pair))
+    address = parse_address(params, bundle.sensors, lambda pair: _first_row(bundle, pair),
+                            query_sensors(bundle.sensors, bundle.cross_sensor))
     search = address.search
     if search is not None:
         if query:

@@ -17,6 +17,7 @@ from csmae_core.errors import CsmaeError
 from csmae_core.io.upload import UPLOAD_FORMS, OpenedUpload, open_upload
 from csmae_core.retrieval.pair_lookup import archive_centre, map_markers, nearest_pair, pair_listing, pairs_matching
 from csmae_core.retrieval.queries import patch_name
+from pages.ui.address import query_sensors
 from pages.ui.maps import offline_map
 from pages.ui.resources import Backend
 from pages.ui.results import SENSOR_NAMES
@@ -32,7 +33,7 @@ KEY_OPENED = "upload_opened"      # (Streamlit file ids, OpenedUpload) of the fi
 KEY_LAST_PICK = "last_pick"       # the archive row last picked on the map or in the table
 KEY_MAP_CLICK = "map_click_seen"  # the map click already followed
 QUERY_SOURCES = ("Upload", "Pick on the map", "Archive table", "Random example")
-SENSOR_OPTIONS = {"Sentinel-2 (optical)": "s2", "Sentinel-1 (radar)": "s1"}
+SENSOR_OPTIONS = {"Sentinel-2 (optical)": "s2", "Sentinel-1 (radar)": "s1", "Both together (S1+S2)": "pair"}
 MAX_MAP_POINTS = 3000
 MAX_TABLE_ROWS = 500
 
@@ -42,7 +43,8 @@ def query_input(backend: Backend) -> None:
     source = st.segmented_control("Query from", QUERY_SOURCES, default=QUERY_SOURCES[0], key=KEY_SOURCE,
                                   on_change=_source_changed) or QUERY_SOURCES[0]
     if source != "Upload":
-        options = [name for name, sensor in SENSOR_OPTIONS.items() if sensor in backend.bundle.sensors]
+        options = [name for name, sensor in SENSOR_OPTIONS.items() if sensor in query_sensors(backend.bundle.sensors,
+                                                                                   backend.bundle.cross_sensor)]
         if st.session_state.get(KEY_PICK_SENSOR) not in options:  # e.g. an S2-only model was picked
             st.session_state[KEY_PICK_SENSOR] = options[0]
         st.radio("Image of the archive pair", options, horizontal=True, key=KEY_PICK_SENSOR,
