@@ -25,7 +25,8 @@ _LAZY = {
     "to_19": "csmae_core.labels", "PatchRecord": "csmae_core.record", "PatchPair": "csmae_core.record",
     "Footprint": "csmae_core.geo",
     # readers
-    "read_upload": "csmae_core.io.upload", "upload_layout": "csmae_core.io.upload", "read_any": "csmae_core.io.detect", "open_archive": "csmae_core.io.detect",
+    "read_upload": "csmae_core.io.upload", "read_upload_pair": "csmae_core.io.upload", "open_upload": "csmae_core.io.upload",
+    "upload_layout": "csmae_core.io.upload", "read_any": "csmae_core.io.detect", "open_archive": "csmae_core.io.detect",
     "read_patch_folder": "csmae_core.io.folders", "BenV1Folders": "csmae_core.io.folders",
     "BenV2Folders": "csmae_core.io.folders", "RicoLmdb": "csmae_core.io.lmdb_rico",
     "EncodedLmdb": "csmae_core.io.lmdb_pickle", "PackedArchive": "csmae_core.io.packed",
