@@ -5,6 +5,7 @@ encoder alone on preloaded batches).
 
     python scripts/bench_embedding.py                               # the demo model and archive
     python scripts/bench_embedding.py --workers 0 1 2 --batch-size 64 128 --repeats 3 --json out.json
+    python scripts/bench_embedding.py --random-size base    # a ViT-B CSMAE-SECD of seeded random weights
 
 An image is one sensor's patch (a pair is two). FLOPs per image are counted by torch while the encoder runs
 (`csmae_core.models.throughput.embedding_flops`); the peak is a 2048^3 matmul at the same precision.
@@ -36,8 +37,23 @@ def parse_args(argv):
     p.add_argument("--workers", type=int, nargs="+", default=[0, 1], help="DataLoader workers to compare")
     p.add_argument("--batch-size", type=int, nargs="+", default=[64], help="pairs per batch to compare")
     p.add_argument("--repeats", type=int, default=3, help="runs per setting (median reported)")
+    p.add_argument("--random-size", help="instead of --model: a CSMAE-SECD of this size (tiny, small, base, large) "
+                                         "with seeded random weights (the published size is base)")
     p.add_argument("--json", type=Path, help="also write the results here")
     return p.parse_args(argv)
+
+
+def random_model(size: str, folder: Path) -> Path:
+    """A CSMAE-SECD checkpoint of `size` with seeded random weights, written in the project's format."""
+    from csmae_core.models.csmae.checkpoint import Checkpoint, save_checkpoint
+    from csmae_core.models.csmae.config import CSMAEConfig
+    from csmae_core.models.csmae.model import CSMAEEncoder
+
+    torch.manual_seed(0)
+    config = CSMAEConfig(variant="secd", size=size)
+    path = folder / f"random-secd-{size}.pt"
+    save_checkpoint(Checkpoint(config, CSMAEEncoder(config).state_dict(), source_format="random"), path)
+    return path
 
 
 def median_seconds(fn, repeats: int) -> float:
@@ -117,6 +133,9 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     logging.getLogger("lightning").setLevel(logging.ERROR)
     logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+    scratch = tempfile.TemporaryDirectory()
+    if args.random_size:
+        args.model = random_model(args.random_size, Path(scratch.name))
     encoder = load_model(args.model, "cpu")
     archive = open_archive(args.archive, args.metadata)
     flops = statistics.mean(embedding_flops(encoder, s) for s in ("s1", "s2"))
@@ -124,6 +143,7 @@ def main(argv=None) -> int:
           f"{flops / 1e9:.3f} GFLOP per image; {platform.processor() or platform.machine()}, "
           f"{torch.get_num_threads()} torch threads, torch {torch.__version__}")
     rows = measure(encoder, archive, args, flops)
+    scratch.cleanup()
     if args.json:
         args.json.write_text(json.dumps({"flops_per_image": flops, "results": rows}, indent=2))
     return 0
