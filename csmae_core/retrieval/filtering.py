@@ -17,7 +17,7 @@ EXACT_SUBSET_LIMIT = 4096  # admitted rows scored exactly (gathering 4096 x 768 
 # A filtered query's true neighbours often score close together (a query from elsewhere than the filtered
 # country): re-ranked kinds re-score more candidates, and lists are visited until they hold COVERAGE_FACTOR
 # times that many admitted rows (measured in scripts/bench_search.py, docs/BENCHMARKS.md).
-FILTERED_CANDIDATES = 1000
+FILTERED_CANDIDATES = 2000
 COVERAGE_FACTOR = 4
 
 
