@@ -106,6 +106,12 @@ def test_sincos_embedding_shape_and_cls_row():
 @pytest.mark.parametrize("variant, masking, reconstruction", list(itertools.product(
     ["cecd", "cesd", "secd", "sesd"], ["identical", "disjoint", "random"], ["disjoint", "identical"])))
 def test_every_combination_trains_two_steps_without_nan(variant, masking, reconstruction):
+    if masking == reconstruction == "identical":
+        # Issue 13: this combination has no meaning in the published code (its decoder would target the
+        # source-visible positions); it is refused instead of silently training the disjoint task.
+        with pytest.raises(InputError, match="model.reconstruction"):
+            CSMAEConfig(variant=variant, masking=masking, reconstruction=reconstruction, depth=2, **TINY)
+        return
     cfg = CSMAEConfig(variant=variant, masking=masking, reconstruction=reconstruction, depth=2,
                       loss_weights={"umr": 1, "cmr": 1, "mim": 1, "mde": 1}, **TINY)
     torch.manual_seed(0)

@@ -62,7 +62,10 @@ def retrieval_metrics(query: np.ndarray, results: np.ndarray, valid: np.ndarray 
 
 def counterpart_ranks(scores: np.ndarray, counterpart: np.ndarray) -> np.ndarray:
     """scores (Q, N) similarity of each query to each archive item; counterpart (Q,) archive index of the
-    query's own other-sensor patch -> (Q,) 1-based pessimistic ranks."""
+    query's own other-sensor patch -> (Q,) 1-based pessimistic ranks: every item scoring at least as high
+    as the counterpart is ranked before it (a tie counts against the query: a model that gives everything
+    the same score gets rank N, not 1). The one rule of the project: the app's SearchEngine.counterpart_rank
+    calls this function too."""
     scores = np.asarray(scores)
     own = scores[np.arange(len(scores)), counterpart][:, None]
     return (scores >= own).sum(1)

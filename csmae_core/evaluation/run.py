@@ -6,8 +6,10 @@ cross-sensor ones: that is measured by the counterpart rank instead). Counterpar
 cross-sensor queries whose pair is in the archive set.
 
 Baselines: random embeddings; band statistics (per-band mean, std, 10/50/90th percentiles of the
-normalised input; uni-modal only, z-scored over the archive); pixel correlation of co-registered S1 VH
-and S2 B08 on a 12x12 pooled grid (cross-sensor only; strong because pairs are co-registered).
+normalised input; uni-modal only; each feature z-scored over all rows given, which in
+compare.evaluate_models are every bundle row, not only the archive split); pixel correlation of
+co-registered S1 VH and S2 B08 on a 12x12 pooled grid (cross-sensor only; strong because pairs are
+co-registered).
 """
 from __future__ import annotations
 
@@ -110,7 +112,8 @@ def _unit(x: np.ndarray) -> np.ndarray:
 
 
 def band_statistics(inputs: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
-    """Per-band mean, std and 10/50/90th percentiles of normalised inputs, z-scored over the archive."""
+    """Per-band mean, std and 10/50/90th percentiles of normalised inputs; each feature z-scored over all N
+    rows of `inputs` (the caller's rows: every bundle row in an evaluation, not only the archive split)."""
     out = {}
     for sensor, x in inputs.items():
         flat = x.flatten(2).float()
@@ -122,8 +125,8 @@ def band_statistics(inputs: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
 
 
 def pixel_correlation(inputs: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
-    """S1 VH and S2 B08 pooled to a 12x12 grid, each z-normalised per patch: their dot product / 144
-    is the Pearson correlation of the two co-registered maps."""
+    """S1 VH and S2 B08 pooled to a 12x12 grid, each centred per patch and L2-normalised: their dot product
+    is the Pearson correlation of the two co-registered maps (no further division)."""
     out = {}
     for sensor, band in (("s1", "VH"), ("s2", "B08")):
         channel = inputs[sensor][:, MODEL_BANDS[sensor].index(band)][:, None].float()

@@ -12,8 +12,8 @@ import json
 from csmae_core.geo import Footprint
 from csmae_core.retrieval.search import Result, SearchResponse
 
-FIELDS = ("rank", "score", "id", "sensor", "pair_id", "lon", "lat", "distance_km", "labels", "shared", "missing",
-          "extra", "precision", "recall", "f1")
+FIELDS = ("rank", "score", "id", "sensor", "pair_id", "calibrated_score", "lon", "lat", "distance_km", "labels",
+          "shared", "missing", "extra", "precision", "recall", "f1")
 
 
 def result_row(result: Result) -> dict:

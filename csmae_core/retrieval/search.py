@@ -14,10 +14,12 @@ import numpy as np
 
 from csmae_core.bands import SENSORS, check_sensor
 from csmae_core.errors import InputError
-from csmae_core.evaluation.metrics import average_precision, retrieval_metrics
+from csmae_core.evaluation.metrics import average_precision, counterpart_ranks, retrieval_metrics
 from csmae_core.geo import haversine_km
 from csmae_core.labels import LABELS_19, multi_hot_matrix, to_19
+from csmae_core.retrieval.area import Area, area_selection
 from csmae_core.retrieval.bundle import Bundle
+from csmae_core.retrieval.calibration import ScoreCalibrator
 from csmae_core.retrieval.faiss_index import candidate_depth, search_parameters, search_top
 from csmae_core.retrieval.filtering import (
     COVERAGE_FACTOR,
@@ -43,6 +45,7 @@ class Filters:
     exclude_cloud: bool = False
     exclude_query_pair: bool = True   # the query's own patch and its counterpart
     min_distance_km: float = 0.0      # drop results closer than this to the query
+    area: Area | None = None          # an area of interest (footprints inside it, or outside it)
 
 
 @dataclass
@@ -74,6 +77,9 @@ class Result:
     precision: float | None = None
     recall: float | None = None
     f1: float | None = None
+    # both sensors searched: the score standardised against its sensor's scores for this query (the merge
+    # order; retrieval/calibration.py); None when one sensor was searched (the raw score orders it)
+    calibrated_score: float | None = None
 
 
 @dataclass
@@ -121,6 +127,7 @@ class SearchEngine:
         self.bboxes = table[["west", "south", "east", "north"]].to_numpy(float)
         self._masks: dict = {}
         self._coverage: dict[str, ListCoverage] = {}  # per sensor, built at the first filtered search
+        self.calibrator = ScoreCalibrator(bundle.embeddings)
 
     def values(self, column: str) -> list[str]:
         return sorted({v for v in self.columns[column] if v is not None})
@@ -132,12 +139,16 @@ class SearchEngine:
 
     def _selection(self, filters: Filters) -> Selection:
         """The rows the column filters admit (cached per filter combination)."""
-        key = (filters.splits, filters.countries, filters.seasons, filters.exclude_snow, filters.exclude_cloud)
+        area = None if filters.area is None else (filters.area.polygon.wkb, filters.area.inside)
+        key = (filters.splits, filters.countries, filters.seasons, filters.exclude_snow, filters.exclude_cloud, area)
         if key not in self._masks:
             masks = [self._column_mask("split", filters.splits), self._column_mask("country", filters.countries),
                      self._column_mask("season", filters.seasons),
-                     ~self.snow if filters.exclude_snow else None, ~self.cloud if filters.exclude_cloud else None]
+                     ~self.snow if filters.exclude_snow else None, ~self.cloud if filters.exclude_cloud else None,
+                     None if filters.area is None else area_selection(filters.area, self.bboxes).mask]
             masks = [m for m in masks if m is not None]
+            if len(self._masks) >= 64:  # areas make every key new: keep the cache bounded
+                self._masks.clear()
             self._masks[key] = Selection.of(np.logical_and.reduce(masks) if masks else None, self.count)
         return self._masks[key]
 
@@ -189,7 +200,8 @@ class SearchEngine:
             fetch = min(selection.count, fetch * 4)
 
     def counterpart_rank(self, query: Query) -> tuple[int | None, bool]:
-        """Rank of the query's own other-sensor patch among all patches of that sensor (unfiltered)."""
+        """Rank of the query's own other-sensor patch among all patches of that sensor (unfiltered). Ties
+        count against the query (the evaluation's rule, one function: metrics.counterpart_ranks)."""
         if query.pair_row is None:
             return None, False
         other = "s2" if query.sensor == "s1" else "s1"
@@ -198,15 +210,17 @@ class SearchEngine:
         vector = query.embedding.astype(np.float32)
         if self.count <= EXACT_RANK_LIMIT:
             scores = self.bundle.embeddings[other] @ vector
-            return int((scores > scores[query.pair_row]).sum() + 1), False
+            return int(counterpart_ranks(scores[None], np.array([query.pair_row]))[0]), False
         _, rows = search_top(self.bundle.indexes[other], self.bundle.spec, self.bundle.embeddings[other],
                              vector[None], RANK_DEPTH, depth=RANK_CANDIDATES)
         hits = np.flatnonzero(rows == query.pair_row)
         return (int(hits[0]) + 1, False) if len(hits) else (None, True)
 
     def search(self, query: Query, targets=SENSORS, k: int = 10, filters: Filters | None = None,
-               counterpart: bool = True) -> SearchResponse:
-        """Top-k of the target sensors; `counterpart=False` skips the counterpart rank (one search less)."""
+               counterpart: bool = True, calibrate: bool = True) -> SearchResponse:
+        """Top-k of the target sensors; `counterpart=False` skips the counterpart rank (one search less).
+        Both sensors: each sensor's top-k, merged by calibrated score (`calibrate=False`: by raw score, which
+        favours the query's own sensor whenever the two sensors' embeddings sit apart)."""
         started = time.perf_counter()
         check_sensor(query.sensor)
         if k < 1:
@@ -220,23 +234,28 @@ class SearchEngine:
             raise InputError(f"query embedding has {vector.shape[1]} dimensions; the bundle holds {self.bundle.dim}")
         filters = filters or Filters()
         candidates = []
+        merge_calibrated = calibrate and len(set(targets)) > 1
         for target in targets:
             scores, rows = self._search_sensor(vector, target, k, filters, query)
-            candidates += [(float(s), int(r), target) for s, r in zip(scores, rows)]
-        candidates.sort(key=lambda c: -c[0])
+            calibrated = (self.calibrator.calibrate(scores, vector, target) if merge_calibrated
+                          else [None] * len(scores))
+            candidates += [(float(s), int(r), target, None if c is None else float(c))
+                           for s, r, c in zip(scores, rows, calibrated)]
+        candidates.sort(key=lambda c: -(c[3] if merge_calibrated else c[0]))
         results = [self._result(rank, *c, query) for rank, c in enumerate(candidates[:k], start=1)]
         rank, bounded = self.counterpart_rank(query) if counterpart else (None, False)
         return SearchResponse(results, self._query_metrics(query, results), rank, bounded,
                               (time.perf_counter() - started) * 1000)
 
-    def _result(self, rank: int, score: float, row: int, sensor: str, query: Query) -> Result:
+    def _result(self, rank: int, score: float, row: int, sensor: str, calibrated: float | None,
+                query: Query) -> Result:
         labels = list(self.label_lists[row])
         distance = None
         if query.lonlat is not None and np.isfinite(self.lon[row]):
             distance = float(haversine_km(query.lonlat[0], query.lonlat[1], self.lon[row], self.lat[row]))
         result = Result(rank, score, str(self.names[sensor][row]), sensor, str(self.names["s2"][row]), row,
                         labels, float(self.lon[row]), float(self.lat[row]), tuple(map(float, self.bboxes[row])),
-                        distance)
+                        distance, calibrated_score=calibrated)
         if query.labels is not None:
             for key, value in compare_labels(query.labels, labels).items():
                 setattr(result, key, value)

@@ -8,14 +8,17 @@ focal-frequency loss, EMA momentum 0.996 -> 1 on a cosine). What differs and why
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from csmae_core.errors import InputError
 from csmae_core.models.settings import SIZES, check_choice, check_settings
 
+logger = logging.getLogger(__name__)
+
 BACKBONES = ("vit", "resnet50", "swin")
-LOSSES = ("mim", "global", "local")
+LOSSES = ("mim", "global", "local", "align")
 # Architecture overrides passed on to timm (smaller ResNets / Swins for tests and small data).
 BACKBONE_ARGS = {"vit": set(), "resnet50": {"layers", "channels"},
                  "swin": {"embed_dim", "depths", "num_heads", "window_size"}}
@@ -78,6 +81,8 @@ class CMIDConfig:
     projection_dim: int = 256
     projection_hidden_dim: int = 2048
     global_temperature: float = 0.2
+    # ours (cross_sensor): NT-Xent between the pooled S1 and S2 features of a pair, the retrieval vectors
+    align_temperature: float = 0.2
     queue_size: int = 65536  # 0: the other keys of the batch are the negatives
     # local branch (position-matched tokens, soft assignments over prototypes)
     num_prototypes: int = 2048
@@ -138,7 +143,7 @@ class CMIDConfig:
         if not 0.0 < self.mask_ratio < 1.0:
             raise InputError(f"mask_ratio must be in (0, 1), got {self.mask_ratio}")
         _positive(self, "projection_dim", "projection_hidden_dim", "num_prototypes", "local_hidden_dim",
-                  "local_bottleneck_dim", "local_layers", "local_matches", "global_temperature",
+                  "local_bottleneck_dim", "local_layers", "local_matches", "global_temperature", "align_temperature",
                   "student_temperature", "teacher_temperature", "teacher_temperature_warmup")
         if self.queue_size < 0 or self.teacher_temperature_warmup_epochs < 0:
             raise InputError("queue_size and teacher_temperature_warmup_epochs must be >= 0")
@@ -152,7 +157,16 @@ class CMIDConfig:
         unknown = set(self.loss_weights) - set(LOSSES)
         if unknown:
             raise InputError(f"unknown loss(es) {sorted(unknown)}; losses are {', '.join(LOSSES)}")
-        self.loss_weights = {name: float(self.loss_weights.get(name, 0.0)) for name in LOSSES}
+        # `align` (ours) puts the retrieval vectors of S1 and S2 into one space; off unless configured (the
+        # defaults are the published CMID's; configs/cmid_*.yaml turn it on). Without it, cross_sensor
+        # shares only the heads' space (docs/CMID.md).
+        weights = dict(self.loss_weights)
+        if weights.get("align", 0.0) and not self.cross_sensor:
+            # uni-modal CMIDs have two spaces: nothing to align (`--set model.cross_sensor=false` on a
+            # cross-sensor config is the documented ablation, so this is not an error)
+            logger.warning("loss_weights.align applies to cross_sensor models only; ignored (weight 0)")
+            weights["align"] = 0.0
+        self.loss_weights = {name: float(weights.get(name, 0.0)) for name in LOSSES}
 
     @property
     def architecture(self) -> dict[str, Any]:

@@ -4,6 +4,7 @@ Definitions follow the official code (NJU-LHRS/official-CMID, Pretrain/models/lo
 mim_utils.py, written from their description, not copied):
   MIM      focal L1 on the masked pixels + focal frequency loss on the reconstruction (A2MIM's pair);
   global   MoCo-v2 InfoNCE of the student's projection against the teacher's (queue negatives);
+  align    (ours, cross-sensor) NT-Xent between the pooled S1 and S2 features of a pair;
   local    DINO-style cross-entropy between the teacher's centred, sharpened prototype assignment and
            the student's, on position-matched tokens;
   teacher  EMA of the student with a cosine momentum schedule.
@@ -76,6 +77,24 @@ def batch_infonce(query: torch.Tensor, key: torch.Tensor, temperature: float,
     logits = query @ everyone.T / temperature
     positives = torch.arange(len(query), device=query.device) + ranks.rank * len(query)
     return F.cross_entropy(logits.float(), positives)
+
+
+def pair_ntxent(z_s1: torch.Tensor, z_s2: torch.Tensor, temperature: float,
+                ranks: Ranks = SINGLE_PROCESS) -> torch.Tensor:
+    """Cross-sensor NT-Xent (ours) on the pooled features (N, D) of co-registered S1/S2 pairs: rows of
+    [z_s1; z_s2], the positive of a row is its pair's other sensor, the negatives are all other rows of the
+    global batch, same-sensor ones included, so a same-sensor neighbour closer than the counterpart is
+    penalised (what "search both sensors" needs). The form of CSMAE's inter-modal loss."""
+    z = F.normalize(torch.cat([z_s1, z_s2]).float(), dim=-1)
+    everyone = ranks.gather(z)
+    logits = z @ everyone.T / temperature
+    offset, rows = ranks.rank * len(z), torch.arange(len(z), device=z.device)
+    itself = torch.zeros(logits.shape, dtype=torch.bool, device=z.device)
+    itself[rows, offset + rows] = True  # a row is not its own negative
+    logits = logits.masked_fill(itself, float("-inf"))
+    n = len(z_s1)
+    positives = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(z.device) + offset
+    return F.cross_entropy(logits, positives)
 
 
 def enqueue(queue: torch.Tensor, pointer: int, keys: torch.Tensor) -> int:

@@ -9,8 +9,10 @@ of their prototype assignments).
 
 Ours (`cross_sensor: true`): in the global and local branches each student is ALSO taught by the other
 sensor's teacher on the co-registered other view (student S1 vs teacher S2, student S2 vs teacher S1),
-with projector, prototypes, queue and centre shared by both sensors, so S1 and S2 embeddings land in
-one space. With `cross_sensor: false` the two sensors are independent uni-modal CMIDs with their own
+with projector, prototypes, queue and centre shared by both sensors; and, with `loss_weights.align` > 0
+(configs/cmid_*.yaml), an NT-Xent term pulls the pooled S1 and S2 features of a pair together: those
+pooled features are the retrieval vectors, and the heads' shared space alone left them apart (pair cosine
+0.38 without it), so S1 and S2 embeddings land in one space. With `cross_sensor: false` the two sensors are independent uni-modal CMIDs with their own
 heads (separate spaces), trained in one run.
 
 Views (batch dict): {"a": {"s1", "s2", "loc"}, "b": {...}}: S1 (N, 2, H, W), S2 (N, 10, H, W) and
@@ -147,6 +149,9 @@ class CMID(nn.Module):
         weights = cfg.loss_weights
         losses["loss"] = (weights["mim"] * (losses["mim_s1"] + losses["mim_s2"]) / 2
                           + weights["global"] * losses["global"] + weights["local"] * losses["local"])
+        if weights["align"]:
+            losses["align"] = self._align(student_tokens)
+            losses["loss"] = losses["loss"] + weights["align"] * losses["align"]
         return StepOutput(losses, keys, center_means)
 
     def _mim(self, sensor: str, tokens: torch.Tensor, images: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
@@ -159,6 +164,13 @@ class CMID(nn.Module):
         spectrum = L.frequency_loss(L.frequency_input(reconstruction, images, where, cfg.fft_unmask_weight), images,
                                     self.ranks)
         return spatial + cfg.fft_weight * spectrum
+
+    def _align(self, student_tokens) -> torch.Tensor:
+        """Ours: the pooled features of S1 and S2 of each view (co-registered, the retrieval vector's
+        definition) pulled together, the other pairs pushed away; mean over the two views."""
+        terms = [L.pair_ntxent(global_feature(student_tokens["s1"][v]), global_feature(student_tokens["s2"][v]),
+                               self.config.align_temperature, self.ranks) for v in VIEWS]
+        return torch.stack(terms).mean()
 
     def _teachers_of(self, sensor: str) -> tuple[str, ...]:
         """Whose teacher teaches this student: its own sensor's, and in cross-sensor mode also the other's."""

@@ -112,6 +112,25 @@ class CSMAEConfig:
         self.loss_weights = {name: float(self.loss_weights.get(name, 0.0)) for name in LOSSES}
         if self.mim_temperature <= 0:
             raise InputError("mim_temperature must be > 0")
+        self._validate_reconstruction()
+
+    def _validate_reconstruction(self) -> None:
+        """"identical" reconstruction as published: the source's visible tokens go to the TARGET's visible
+        slots (the target's restore ids) and the target's masked patches are scored. That needs as many
+        visible patches in both sensors, and masks that differ (docs/CSMAE-FIDELITY.md)."""
+        if self.reconstruction != "identical":
+            return
+        if self.masking == "identical":
+            raise InputError("reconstruction='identical' with masking='identical' has no meaning: both sensors "
+                             "hide the same patches, so it would be reconstruction='disjoint' (the published "
+                             "code crashes on it); set model.reconstruction to 'disjoint' or model.masking to "
+                             "'random'")
+        keep = int(self.num_patches * (1 - self.mask_ratio))
+        if self.masking == "disjoint" and 2 * keep != self.num_patches:
+            raise InputError(f"reconstruction='identical' with masking='disjoint' needs both sensors to keep "
+                             f"as many patches (mask_ratio 0.5); mask_ratio {self.mask_ratio} keeps {keep} S1 "
+                             f"and {self.num_patches - keep} S2 patches: set model.mask_ratio to 0.5 or "
+                             f"model.reconstruction to 'disjoint'")
 
     @property
     def decoder_kind(self) -> str:

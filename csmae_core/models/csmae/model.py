@@ -26,6 +26,7 @@ from csmae_core.models.collectives import SINGLE_PROCESS, Ranks
 from csmae_core.models.csmae.config import CSMAEConfig
 
 OTHER = {"s1": "s2", "s2": "s1"}
+DECODER_EPS = 1e-5  # the published decoder's LayerNorms (blocks and final norm) use torch's default
 
 
 def sincos_pos_embed(dim: int, grid: int) -> torch.Tensor:
@@ -43,8 +44,9 @@ def sincos_pos_embed(dim: int, grid: int) -> torch.Tensor:
     return torch.cat([torch.zeros(1, dim, dtype=torch.float64), table]).float()[None]
 
 
-def _blocks(dim: int, depth: int, heads: int, mlp_ratio: float) -> nn.Sequential:
-    norm = partial(nn.LayerNorm, eps=1e-6)  # eps of the published ViT-B
+def _blocks(dim: int, depth: int, heads: int, mlp_ratio: float, eps: float = 1e-6) -> nn.Sequential:
+    """Encoder blocks use the published ViT-B's eps 1e-6; the published decoder's blocks torch's default 1e-5."""
+    norm = partial(nn.LayerNorm, eps=eps)
     return nn.Sequential(*[Block(dim, heads, mlp_ratio, qkv_bias=True, norm_layer=norm) for _ in range(depth)])
 
 
@@ -113,8 +115,8 @@ class CSMAEDecoder(nn.Module):
         self.mask_token = nn.Parameter(torch.zeros(1, 1, dim))
         self.embed = nn.Linear(cfg.embed_dim, dim)
         self.register_buffer("pos_embed", sincos_pos_embed(dim, cfg.grid_size))
-        self.blocks = _blocks(dim, cfg.decoder_depth, cfg.decoder_heads, cfg.mlp_ratio)
-        self.norm = nn.LayerNorm(dim)
+        self.blocks = _blocks(dim, cfg.decoder_depth, cfg.decoder_heads, cfg.mlp_ratio, eps=DECODER_EPS)
+        self.norm = nn.LayerNorm(dim, eps=DECODER_EPS)
         self.heads = nn.ModuleDict({t: nn.Linear(dim, pixels * model_channels(t)) for t in targets})
 
     def forward(self, tokens: torch.Tensor, ids_restore: torch.Tensor, target: str) -> torch.Tensor:
@@ -251,9 +253,12 @@ class CSMAE(nn.Module):
             target = OTHER[source]
             own = self.decoder_for(source)(tokens[source], masks.ids_restore[source], source)
             losses[f"umr_{source}"] = reconstruction_loss(own, targets[source], masks.mask[source])
-            cross = self.decoder_for(target)(tokens[source], masks.ids_restore[source], target)
-            # disjoint: the target's pixels where the source was masked; identical: where the target was
-            where = masks.mask[source] if cfg.reconstruction == "disjoint" else masks.mask[target]
+            # disjoint: the target's pixels where the source was masked, the source's tokens at their places;
+            # identical (as published): the source's tokens in the target's visible slots, the target's
+            # masked pixels scored (docs/CSMAE-FIDELITY.md)
+            slots, where = ((masks.ids_restore[source], masks.mask[source]) if cfg.reconstruction == "disjoint"
+                            else (masks.ids_restore[target], masks.mask[target]))
+            cross = self.decoder_for(target)(tokens[source], slots, target)
             losses[f"cmr_{target}_from_{source}"] = reconstruction_loss(cross, targets[target], where)
         z1, z2 = self.backbone.pool(tokens["s1"]), self.backbone.pool(tokens["s2"])
         losses["mim"] = nt_xent(z1, z2, cfg.mim_temperature, self.ranks)
