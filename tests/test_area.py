@@ -98,3 +98,26 @@ def test_area_round_trips_through_geojson():
     area = read_area(C_SHAPE, inside=False)
     again = read_area(area.to_geojson(), inside=False)
     assert again.polygon.equals(area.polygon) and area.to_geojson()["properties"]["keep"] == "outside"
+
+
+def test_a_search_with_an_area_returns_only_patches_inside_or_outside_it():
+    from pathlib import Path
+
+    from csmae_core.retrieval.bundle import Bundle
+    from csmae_core.retrieval.queries import archive_query
+    from csmae_core.retrieval.search import Filters, SearchEngine
+
+    bundle = Bundle(Path(__file__).resolve().parents[1] / "assets" / "bundles" / "demo")
+    engine = SearchEngine(bundle)
+    boxes = bundle.table[["west", "south", "east", "north"]].to_numpy(float)
+    area = read_area({"type": "Polygon", "coordinates": [[[5, 45], [17, 45], [17, 49], [5, 49], [5, 45]]]})
+    inside = area_selection(area, boxes).mask
+    assert 0 < inside.sum() < len(inside)
+    query = archive_query(bundle, int(np.flatnonzero(~inside)[0]), "s2")
+    for keep, expected in ((True, inside), (False, ~inside)):
+        response = engine.search(query, ["s1", "s2"], 50, Filters(area=read_area(area.to_geojson(), inside=keep)),
+                                 counterpart=False)
+        rows = {r.row for r in response.results}
+        assert rows and all(expected[row] for row in rows)
+        admitted = int(expected.sum()) - (0 if keep else 1)  # the query's own pair is never a result
+        assert len(response.results) == min(50, 2 * admitted)  # both sensors of every admitted pair
