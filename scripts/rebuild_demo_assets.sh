@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Rebuild everything the app ships for the demo, from the committed demo archive, with the project's own
-# scripts. Training takes about 10 minutes per model on 2 idle CPU cores; pass --train to retrain as well.
+# scripts. Training takes about 10 minutes per CSMAE model and about 50 minutes per CMID model on 2 CPU
+# cores; pass --train to retrain as well.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
