@@ -64,8 +64,9 @@ class ScoreCalibrator:
             count = len(reference)
             if count == 0:
                 self._moments[sensor] = (np.zeros(reference.shape[1]), np.zeros((reference.shape[1],) * 2), 0)
-            else:
-                self._moments[sensor] = (reference.mean(axis=0), reference.T @ reference / count, count)
+            else:  # summed in float64, kept in float32: half the bytes each search reads, error ~1e-6 of a std
+                self._moments[sensor] = (reference.mean(axis=0).astype(np.float32),
+                                         (reference.T @ reference / count).astype(np.float32), count)
         return self._moments[sensor]
 
     def scale(self, vector: np.ndarray, sensor: str) -> ScoreScale:
@@ -73,9 +74,9 @@ class ScoreCalibrator:
         mean_vector, second, count = self.moments(sensor)
         if count == 0:
             return ScoreScale(0.0, 0.0)
-        query = np.asarray(vector, dtype=np.float64).reshape(-1)
+        query = np.asarray(vector, dtype=np.float32).reshape(-1)
         mean = float(query @ mean_vector)
-        variance = float(query @ second @ query) - mean * mean
+        variance = float((second @ query).astype(np.float64) @ query) - mean * mean
         return ScoreScale(mean, max(variance, 0.0) ** 0.5)
 
     def calibrate(self, scores: np.ndarray, vector: np.ndarray, sensor: str) -> np.ndarray:
