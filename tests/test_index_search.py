@@ -276,3 +276,39 @@ def test_search_engine_answers_small_and_far_filters_completely(engine):
                              Filters(countries=frozenset({country})))
     assert len(response.results) == (table["country"] == country).sum()
     assert all(r.row in set(np.flatnonzero(table["country"] == country)) for r in response.results)
+
+
+def test_counterpart_rank_reuses_the_other_sensors_candidates(tmp_path, monkeypatch):
+    """Large archives rank the counterpart from an index search; when the other sensor was just searched, its
+    re-ranked candidates give that rank without a third search, and it equals the full exact ranking."""
+    import pandas as pd
+
+    import csmae_core.retrieval.search as search_module
+    from csmae_core.retrieval.bundle import Bundle
+    from csmae_core.retrieval.faiss_index import IndexSpec
+    from csmae_core.retrieval.synthetic import synthetic_embeddings, write_synthetic_bundle
+
+    demo = Bundle(ROOT / "assets" / "bundles" / "demo").table
+    table = pd.concat([demo] * 50, ignore_index=True)
+    table["pair_id"] = [f"{p}_{i}" for i, p in enumerate(table["pair_id"])]
+    table["s1_name"] = [f"{p}_{i}" for i, p in enumerate(table["s1_name"])]
+    vectors = synthetic_embeddings(table, 32, seed=3)
+    path, _ = write_synthetic_bundle(tmp_path / "b", table, vectors, IndexSpec(kind="ivfrabitq", nlist=32,
+                                                                                 nprobe=32, rerank=60))
+    engine = SearchEngine(Bundle(path, verify=False))
+    monkeypatch.setattr(search_module, "EXACT_RANK_LIMIT", 0)  # rank through the index, as above 200k pairs
+    calls = []
+    original = search_module.search_top
+    monkeypatch.setattr(search_module, "search_top", lambda *a, **k: calls.append(a[4]) or original(*a, **k))
+    checked = 0
+    for row in range(0, 3000, 150):
+        query = Query(vectors["s2"][row], "s2", pair_row=row)
+        both = engine.search(query, ["s1", "s2"], 10)
+        alone = engine.counterpart_rank(query)  # its own search of depth RANK_DEPTH
+        scores = vectors["s1"] @ vectors["s2"][row]
+        exact = int((scores >= scores[row]).sum())
+        assert (both.counterpart_rank, both.counterpart_rank_bounded) == alone
+        if exact <= search_module.RANK_DEPTH:
+            assert both.counterpart_rank == exact
+            checked += 1
+    assert checked >= 10 and calls.count(search_module.RANK_DEPTH) == 20  # only the separate calls searched

@@ -181,16 +181,23 @@ def candidate_depth(spec: IndexSpec, k: int) -> int:
     return max(k, min(k * spec.rerank, MAX_CANDIDATES)) if spec.kind in RERANKED and spec.rerank else k
 
 
-def search_top(index: faiss.Index, spec: IndexSpec, vectors: np.ndarray, query: np.ndarray, k: int,
-               params=None, depth: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(scores, rows) of the top `k` for one query (1, D): the index's own, or for RERANKED kinds the
-    exact re-scoring of its `spec.rerank` x k best candidates (or of `depth` candidates, when given)."""
+def search_candidates(index: faiss.Index, spec: IndexSpec, vectors: np.ndarray, query: np.ndarray, k: int,
+                      params=None, depth: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(scores, rows), best first, of every candidate a search for the top `k` looks at: the index's own top
+    k, or for RERANKED kinds all `spec.rerank` x k candidates (or `depth` of them) re-scored exactly."""
     depth = candidate_depth(spec, k) if depth is None or spec.kind not in RERANKED else max(k, depth)
     scores, rows = index.search(query, depth, params=params) if params else index.search(query, depth)
     if depth == k:
         keep = rows[0] >= 0
         return scores[0][keep], rows[0][keep]
-    scores, rows = exact_rerank(vectors, query, rows[0])
+    return exact_rerank(vectors, query, rows[0])
+
+
+def search_top(index: faiss.Index, spec: IndexSpec, vectors: np.ndarray, query: np.ndarray, k: int,
+               params=None, depth: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(scores, rows) of the top `k` for one query (1, D): the index's own, or for RERANKED kinds the
+    exact re-scoring of its `spec.rerank` x k best candidates (or of `depth` candidates, when given)."""
+    scores, rows = search_candidates(index, spec, vectors, query, k, params, depth)
     return scores[:k], rows[:k]
 
 

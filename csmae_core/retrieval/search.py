@@ -20,7 +20,7 @@ from csmae_core.labels import LABELS_19, multi_hot_matrix, to_19
 from csmae_core.retrieval.area import Area, area_selection
 from csmae_core.retrieval.bundle import Bundle
 from csmae_core.retrieval.calibration import ScoreCalibrator
-from csmae_core.retrieval.faiss_index import candidate_depth, search_parameters, search_top
+from csmae_core.retrieval.faiss_index import candidate_depth, search_candidates, search_parameters, search_top
 from csmae_core.retrieval.filtering import (
     COVERAGE_FACTOR,
     EXACT_SUBSET_LIMIT,
@@ -177,10 +177,12 @@ class SearchEngine:
             keep &= ~(distance < filters.min_distance_km)
         return keep
 
-    def _search_sensor(self, vector: np.ndarray, sensor: str, k: int, filters: Filters, query: Query):
+    def _search_sensor(self, vector: np.ndarray, sensor: str, k: int, filters: Filters, query: Query,
+                       unfiltered: dict | None = None):
         """Top-k admissible (scores, rows) of one sensor: column filters as a FAISS ID selector (or exactly,
         when they admit few rows), the rest post-filtered, fetching more candidates until k are left or the
-        selection is exhausted."""
+        selection is exhausted. `unfiltered`: receives ["rows"], the first search's candidates best first,
+        when no column filter applied (what the counterpart rank needs)."""
         index, spec, vectors = self.bundle.indexes[sensor], self.bundle.spec, self.bundle.embeddings[sensor]
         selection = self._selection(filters)
         if selection.count == 0:
@@ -193,15 +195,20 @@ class SearchEngine:
                 depth = None if selection.mask is None else max(candidate_depth(spec, fetch), FILTERED_CANDIDATES)
                 nprobe = self._nprobe(sensor, selection, vector, COVERAGE_FACTOR * (depth or fetch))
                 params = search_parameters(spec, selection.selector(self.count), nprobe)
-                scores, rows = search_top(index, spec, vectors, vector, fetch, params, depth)
+                scores, rows = search_candidates(index, spec, vectors, vector, fetch, params, depth)
+                if unfiltered is not None and selection.mask is None:
+                    unfiltered.setdefault("rows", rows)
+                scores, rows = scores[:fetch], rows[:fetch]
             keep = self._admissible(rows, filters, query)
             if keep.sum() >= k or fetch >= selection.count:
                 return scores[keep][:k], rows[keep][:k]
             fetch = min(selection.count, fetch * 4)
 
-    def counterpart_rank(self, query: Query) -> tuple[int | None, bool]:
+    def counterpart_rank(self, query: Query, candidates: np.ndarray | None = None) -> tuple[int | None, bool]:
         """Rank of the query's own other-sensor patch among all patches of that sensor (unfiltered). Ties
-        count against the query (the evaluation's rule, one function: metrics.counterpart_ranks)."""
+        count against the query (the evaluation's rule, one function: metrics.counterpart_ranks).
+        `candidates`: that sensor's unfiltered candidates for this query, best first, from a search just made
+        (large archives: they replace a search of their own when they reach RANK_CANDIDATES)."""
         if query.pair_row is None:
             return None, False
         other = "s2" if query.sensor == "s1" else "s1"
@@ -211,8 +218,11 @@ class SearchEngine:
         if self.count <= EXACT_RANK_LIMIT:
             scores = self.bundle.embeddings[other] @ vector
             return int(counterpart_ranks(scores[None], np.array([query.pair_row]))[0]), False
-        _, rows = search_top(self.bundle.indexes[other], self.bundle.spec, self.bundle.embeddings[other],
-                             vector[None], RANK_DEPTH, depth=RANK_CANDIDATES)
+        if candidates is not None and len(candidates) >= RANK_CANDIDATES:
+            rows = candidates[:RANK_DEPTH]
+        else:
+            _, rows = search_top(self.bundle.indexes[other], self.bundle.spec, self.bundle.embeddings[other],
+                                 vector[None], RANK_DEPTH, depth=RANK_CANDIDATES)
         hits = np.flatnonzero(rows == query.pair_row)
         return (int(hits[0]) + 1, False) if len(hits) else (None, True)
 
@@ -235,15 +245,18 @@ class SearchEngine:
         filters = filters or Filters()
         candidates = []
         merge_calibrated = calibrate and len(set(targets)) > 1
+        other = "s2" if query.sensor == "s1" else "s1"
+        unfiltered: dict = {}
         for target in targets:
-            scores, rows = self._search_sensor(vector, target, k, filters, query)
+            scores, rows = self._search_sensor(vector, target, k, filters, query,
+                                               unfiltered if target == other else None)
             calibrated = (self.calibrator.calibrate(scores, vector, target) if merge_calibrated
                           else [None] * len(scores))
             candidates += [(float(s), int(r), target, None if c is None else float(c))
                            for s, r, c in zip(scores, rows, calibrated)]
         candidates.sort(key=lambda c: -(c[3] if merge_calibrated else c[0]))
         results = [self._result(rank, *c, query) for rank, c in enumerate(candidates[:k], start=1)]
-        rank, bounded = self.counterpart_rank(query) if counterpart else (None, False)
+        rank, bounded = self.counterpart_rank(query, unfiltered.get("rows")) if counterpart else (None, False)
         return SearchResponse(results, self._query_metrics(query, results), rank, bounded,
                               (time.perf_counter() - started) * 1000)
 
