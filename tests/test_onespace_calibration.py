@@ -126,3 +126,21 @@ def test_measure_script_prints_a_table_and_refuses_bad_k(tmp_path, capsys):
     assert "| demo |" in capsys.readouterr().out and out.is_file()
     assert measure_merge.main(["--k", "0"]) == 2
     assert measure_merge.main(["--bundle", str(tmp_path / "missing")]) == 2
+
+
+def test_the_gallery_shows_each_results_calibrated_score_when_both_sensors_are_searched():
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import ROOT
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    at.query_params.update({"pair": "S2A_MSIL2A_20170613T101031_87_48", "sensor": "s2", "k": "6"})
+    at.run()
+    response = at.session_state["response"]
+    cards = {int(m.value.split('data-rank="')[1].split('"')[0]): m.value for m in at.markdown
+             if "result-card" in m.value}  # the gallery's columns list cards column by column
+    assert sorted(cards) == [1, 2, 3, 4, 5, 6] and all(r.calibrated_score is not None for r in response.results)
+    assert all(f"{r.calibrated_score:+.1f} σ" in cards[r.rank] for r in response.results)
+    at.query_params["targets"] = "s2"
+    at.run()
+    assert not any("σ" in m.value for m in at.markdown if "result-card" in m.value)  # one sensor: raw order

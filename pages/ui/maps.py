@@ -1,5 +1,9 @@
-"""Folium maps that work offline: Leaflet, jQuery, markercluster and a country basemap served by this server."""
+"""Folium maps that work offline (Leaflet, jQuery, markercluster and a country basemap served by this
+server) and answer fast: a click is reported at once, and many footprints are one element drawn in the
+browser from JSON (folium renders a template per object: ~5 ms each on the server)."""
 from __future__ import annotations
+
+import json
 
 import folium
 from branca.element import MacroElement
@@ -37,6 +41,111 @@ class OfflineBasemap(MacroElement):
         self.url = f"{STATIC}/basemap/countries-50m.geojson"
 
 
+class ImmediateClicks(MacroElement):
+    """streamlit-folium reports a click 250 ms after the last map event (a debounce meant for panning and
+    zooming): a click is reported at once here, with exactly what the component would report, so that its
+    own report, 250 ms later, finds nothing new to send. Mirrors updateComponentValue of streamlit-folium
+    0.27 (frontend/src/index.tsx); tests/e2e/test_browser.py fails when a click reruns the page twice."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        (function (map) {
+            map.on("click", function () {
+                setTimeout(function () {  // after the component's own click handlers have run
+                    var state = window.__GLOBAL_DATA__, streamlit = window.Streamlit;
+                    if (!state || !streamlit || window.map !== map || state.wrap_longitude) return;
+                    var all = {last_clicked: state.lat_lng_clicked, last_object_clicked: state.last_object_clicked,
+                        last_object_clicked_count: state.last_object_clicked_count,
+                        last_object_clicked_tooltip: state.last_object_clicked_tooltip,
+                        last_object_clicked_popup: state.last_object_clicked_popup,
+                        all_drawings: state.all_drawings, last_active_drawing: state.last_active_drawing,
+                        last_geocoder_result: state.last_geocoder_result, bounds: map.getBounds(),
+                        zoom: map.getZoom(), last_circle_radius: state.last_circle_radius,
+                        last_circle_polygon: state.last_circle_polygon, center: map.getCenter(),
+                        selected_layers: Object.values(state.selected_layers), selected_tags: state.selected_tags};
+                    var report = {};
+                    Object.keys(all).forEach(function (key) {
+                        if (!state.returned_objects || state.returned_objects.includes(key)) report[key] = all[key];
+                    });
+                    if (JSON.stringify(state.previous_data) !== JSON.stringify(report)) {
+                        state.previous_data = report;
+                        streamlit.setComponentValue(report);
+                    }
+                }, 0);
+            });
+        })({{ this._parent.get_name() }});
+        {% endmacro %}
+    """)
+
+    def __init__(self):
+        super().__init__()
+        self._name = "ImmediateClicks"
+
+
+class Footprints(MacroElement):
+    """Footprints drawn into their parent (a FeatureGroup) by one script: each an optional image overlay,
+    an outline with a tooltip and an optional popup (the image above its text), and an optional badge at
+    its north-west corner. `footprints`: dicts of bounds [[south, west], [north, east]], image (URL or
+    None), colour, dash (None: solid), tooltip, popup and badge (HTML the caller made safe, or None)."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        (function (group, footprints) {
+            footprints.forEach(function (f) {
+                if (f.image) L.imageOverlay(f.image, f.bounds, {opacity: 0.95}).addTo(group);
+                var outline = L.rectangle(f.bounds, {color: f.colour, weight: 3, dashArray: f.dash, fill: false})
+                    .addTo(group).bindTooltip(f.tooltip, {sticky: true});
+                if (f.popup !== null) {
+                    var picture = document.createElement("div");
+                    if (f.image) {
+                        var img = document.createElement("img");
+                        img.src = f.image; img.width = 120;
+                        picture.appendChild(img);
+                    }
+                    picture.insertAdjacentHTML("beforeend", f.popup);
+                    outline.bindPopup(picture, {maxWidth: 220});
+                }
+                if (f.badge !== null) L.marker([f.bounds[1][0], f.bounds[0][1]],
+                    {icon: L.divIcon({html: f.badge, className: "empty"})}).addTo(group);
+            });
+        })({{ this._parent.get_name() }}, {{ this.payload }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, footprints: list[dict]):
+        super().__init__()
+        self._name = "Footprints"
+        self.payload = script_json(footprints)
+
+
+class Points(MacroElement):
+    """Circle markers with tooltips, drawn into their parent (a map or FeatureGroup) by one script.
+    `tooltips`: HTML the caller made safe (pages.ui.safe_text.shown(..., context="html"))."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        (function (parent, points) {
+            points.forEach(function (p) {
+                L.circleMarker([p[0], p[1]], {radius: {{ this.radius }}, color: "{{ this.colour }}", fill: true,
+                                              fillOpacity: 0.8}).bindTooltip(p[2], {sticky: true}).addTo(parent);
+            });
+        })({{ this._parent.get_name() }}, {{ this.payload }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, lats, lons, tooltips, colour: str = "#1f77b4", radius: int = 5):
+        super().__init__()
+        self._name = "Points"
+        self.colour, self.radius = colour, int(radius)
+        self.payload = script_json([[float(a), float(o), t] for a, o, t in zip(lats, lons, tooltips)])
+
+
+def script_json(value) -> str:
+    """JSON for inside a script: no "<", ">" or "&" that HTML could read as markup."""
+    return (json.dumps(value, separators=(",", ":")).replace("<", "\\u003c").replace(">", "\\u003e")
+            .replace("&", "\\u0026"))
+
+
 def offline_map(location=(50.0, 15.0), zoom_start: int = 4, base_layers: bool = True, **kwargs) -> folium.Map:
     """A folium map whose Leaflet JS/CSS come from this server, with no base tiles by default (the patch
     overlays give the picture); OpenStreetMap / satellite layers can be switched on when online."""
@@ -47,6 +156,7 @@ def offline_map(location=(50.0, 15.0), zoom_start: int = 4, base_layers: bool = 
     fmap.get_root().header.add_child(folium.Element(
         f"<script>if (window.L) {{ L.Icon.Default.imagePath = '{STATIC}/leaflet/images/'; }}</script>"))
     OfflineBasemap().add_to(fmap)
+    ImmediateClicks().add_to(fmap)
     if base_layers:
         folium.TileLayer("OpenStreetMap", name="OpenStreetMap (online)", show=False).add_to(fmap)
         folium.TileLayer("https://server.arcgisonline.com/ArcGIS/rest/services/World_Imagery/MapServer/tile/{z}/{y}/{x}",

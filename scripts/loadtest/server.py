@@ -41,7 +41,8 @@ def wait_healthy(url: str, timeout: float = 300.0, process: subprocess.Popen | N
 @dataclass
 class AppServer:
     """`make run` (the README's command) on a free loopback port, optionally with another catalogue;
-    its output goes to `log_path`. A context manager: started on entry, stopped on exit."""
+    its output goes to `log_path`. A context manager: started on entry, stopped on exit. With `tree`: the
+    app of another copy of the project (e.g. an older revision) with this project's virtual environment."""
 
     catalogue: Path | None = None
     log_path: Path | None = None
@@ -49,6 +50,7 @@ class AppServer:
     process: subprocess.Popen | None = None
     started_at: float = 0.0         # time.perf_counter() at the start of the process
     health_s: float | None = None   # seconds from the start to the first healthy answer
+    tree: Path | None = None        # None: this project, started with `make run`
     _log: object = field(default=None, init=False, repr=False)  # the open log file
 
     @property
@@ -60,10 +62,14 @@ class AppServer:
                "STREAMLIT_SERVER_HEADLESS": "true", "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
         if self.catalogue is not None:
             env[CATALOGUE_ENV] = str(self.catalogue)
+        command, cwd = ["make", "run"], ROOT
+        if self.tree is not None:  # its own modules first (the venv's editable install points to ROOT)
+            command, cwd = [str(ROOT / ".venv" / "bin" / "streamlit"), "run", "app.py"], self.tree
+            env["PYTHONPATH"] = str(self.tree)
         self._log = open(self.log_path, "w") if self.log_path else subprocess.DEVNULL
         self.started_at = time.perf_counter()
         # its own process group: `make` starts streamlit as a child, and stop() ends both
-        self.process = subprocess.Popen(["make", "run"], cwd=ROOT, env=env, stdout=self._log,
+        self.process = subprocess.Popen(command, cwd=cwd, env=env, stdout=self._log,
                                         stderr=subprocess.STDOUT, start_new_session=True)
         try:
             wait_healthy(self.url, timeout, self.process)

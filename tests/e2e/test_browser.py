@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from scripts.loadtest.browser import RunWatcher
 from tests.conftest import V1_S2
 from tests.e2e.conftest import LATENCIES, OUTPUT
 
@@ -87,3 +88,84 @@ def test_shared_link_restores_the_query_and_maps_work_offline(page, app_url):
     assert_map_rendered(page, minimum_overlays=5)
     assert all(not url.startswith("https://server.arcgisonline") for url in page.blocked_requests)
     page.screenshot(path=str(OUTPUT / "shared-link.png"), full_page=True)
+
+
+# the text and the picture of every result's popup on the results map (each opened in turn)
+POPUPS = """() => {
+    const pictures = [];
+    window.map.eachLayer(layer => {
+        if (!layer.getPopup || !layer.getPopup()) return;
+        layer.openPopup();
+        const element = layer.getPopup().getElement();
+        const img = element && element.querySelector('img');
+        pictures.push({text: element ? element.innerText : '', loaded: !!img && img.complete && img.naturalWidth > 0});
+    });
+    return pictures;
+}"""
+
+
+def results_window(page):
+    """The results map's Frame (to evaluate scripts in)."""
+    return page.locator(".st-key-results_map_box iframe").last.element_handle().content_frame()
+
+
+def test_a_map_click_is_one_search_and_the_results_map_keeps_its_frame(page, app_url):
+    """A click on the query map reruns the page once (reported at once, not again by streamlit-folium's own
+    delayed report); the results map is one frame for the life of the page, and each search redraws
+    its overlays, outlines and popups (with the result's picture) in it."""
+    runs = RunWatcher(page)
+    page.goto(app_url)
+    page.get_by_text("Upload a patch, click the map").wait_for(timeout=60_000)
+    results_frame(page).locator(".leaflet-container").wait_for(timeout=30_000)
+    results_window(page).evaluate("() => { window.keptFrame = true; }")
+    page.get_by_text("Pick on the map", exact=True).click()
+    frame = page.locator(".st-key-query_map_box iframe").content_frame
+    frame.locator("path.leaflet-interactive").first.wait_for(timeout=30_000)
+    queries = []
+    for index in (3, 33):
+        page.wait_for_timeout(1000)  # every run of the last action has reached the page
+        before = runs.finished
+        frame.locator("path.leaflet-interactive").nth(index).click(force=True)
+        page.locator(f'.result-card[data-query]:not([data-query="{queries[-1] if queries else ""}"])').nth(9) \
+            .wait_for(state="attached", timeout=60_000)
+        assert_map_rendered(page, minimum_overlays=10)
+        page.wait_for_timeout(1000)  # a second report would rerun the page within ~300 ms
+        assert runs.finished == before + 1, f"one click made {runs.finished - before} script runs"
+        queries.append(page.locator(".result-card").first.get_attribute("data-query"))
+        assert results_window(page).evaluate("() => window.keptFrame === true"), "the results map was rebuilt"
+        popups = results_window(page).evaluate(POPUPS)
+        assert len(popups) == 10 and all(p["loaded"] for p in popups), popups
+        assert all(re.match(r"#\d+ Sentinel-[12] · score", p["text"]) for p in popups), popups
+    assert queries[0] != queries[1]
+    assert not [e for e in page.errors if "L is not defined" in e or "is not a function" in e], page.errors
+
+
+# where (container pixels) the n-th patch of the explorer's GeoJSON layer is drawn (its canvas has no element per patch)
+PATCH_POINT = """(n) => {
+    const points = [];
+    window.map.eachLayer(layer => { if (layer.feature && layer.getLatLng) points.push(layer.getLatLng()); });
+    const p = window.map.latLngToContainerPoint(points[n]);
+    return {x: Math.round(p.x), y: Math.round(p.y), count: points.length};
+}"""
+
+
+def test_a_click_on_the_explorer_map_shows_the_pair_and_searches_with_it(page, app_url):
+    """The explorer's map (the same offline map with clicks reported at once): a click on a patch shows
+    that pair, with one script run, and "Search with the S2 image" shows its results on the search page."""
+    runs = RunWatcher(page)
+    page.goto(f"{app_url}/explorer")
+    page.locator('[data-testid="stMetric"]', has_text="Pairs shown").wait_for(timeout=60_000)
+    handle = page.locator('iframe[title="streamlit_folium.st_folium"]').first.element_handle()
+    frame = handle.content_frame()
+    frame.wait_for_function("() => window.map && Object.keys(window.map._layers).length > 10", timeout=30_000)
+    page.wait_for_timeout(1500)  # the map has reported its view; the page is idle
+    point = frame.evaluate(PATCH_POINT, 5)
+    assert point["count"] >= 50
+    before = runs.finished
+    frame.locator(".leaflet-container").click(position={"x": point["x"], "y": point["y"]})
+    page.locator(".st-key-explorer_search_s2 button").wait_for(timeout=60_000)
+    page.wait_for_timeout(1500)
+    assert runs.finished - before == 1, f"one click made {runs.finished - before} script runs"
+    page.locator(".st-key-explorer_search_s2 button").click()
+    wait_for_results(page)
+    assert_map_rendered(page, minimum_overlays=10)
