@@ -8,7 +8,6 @@ side: they are left out either way, and `AreaSelection.unknown` says how many.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +17,7 @@ from shapely.geometry import shape
 from shapely.validation import explain_validity
 
 from csmae_core.errors import InputError
+from csmae_core.retrieval.json_input import json_object
 
 MAX_AREA_BYTES = 5 * 2**20  # a GeoJSON area larger than this is not a hand-made area of interest
 MAX_VERTICES = 100_000
@@ -59,16 +59,8 @@ def read_area(source: str | bytes | dict, inside: bool = True, name: str = "the 
 def _parsed(source: str | bytes | dict, name: str) -> dict:
     if isinstance(source, dict):
         return source
-    if len(source) > MAX_AREA_BYTES:
-        raise InputError(f"{name} is {len(source) / 2**20:.1f} MiB; an area of interest must be under "
-                         f"{MAX_AREA_BYTES // 2**20} MiB of GeoJSON: simplify the polygon")
-    try:
-        data = json.loads(source)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InputError(f"{name} is not GeoJSON ({exc}); upload a .geojson file holding one polygon") from None
-    if not isinstance(data, dict):
-        raise InputError(f"{name} is JSON but not a GeoJSON object; upload a .geojson file holding one polygon")
-    return data
+    return json_object(source, name, MAX_AREA_BYTES, "GeoJSON",
+                       "upload a .geojson file holding one polygon (simplify the polygon if it is large)")
 
 
 def _geometries(data: dict, name: str) -> list[dict]:

@@ -18,6 +18,7 @@ from csmae_core.errors import InputError
 from csmae_core.retrieval.area import Area, read_area
 from csmae_core.retrieval.bundle import Bundle
 from csmae_core.retrieval.feedback import Example
+from csmae_core.retrieval.json_input import json_object
 from csmae_core.retrieval.search import Filters
 
 FORMAT = "csmae-search-session"
@@ -91,14 +92,8 @@ def read_session(text: str | bytes, bundle: Bundle, name: str = "the session fil
 
 
 def _document(text: str | bytes, name: str) -> dict:
-    if len(text) > MAX_SESSION_BYTES:
-        raise InputError(f"{name} is {len(text) / 2**20:.1f} MiB; a session file is under "
-                         f"{MAX_SESSION_BYTES >> 20} MiB")
-    try:
-        data = json.loads(text)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InputError(f"{name} is not JSON ({exc}); load a session saved by this app") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
+    data = json_object(text, name, MAX_SESSION_BYTES, "JSON", "load a session saved by this app")
+    if data.get("format") != FORMAT:
         raise InputError(f"{name} is not a search session of this app (no \"format\": \"{FORMAT}\")")
     if data.get("version") != VERSION:
         raise InputError(f"{name} is a session of format version {str(data.get('version'))[:20]}; this app reads "

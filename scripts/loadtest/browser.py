@@ -4,10 +4,11 @@ RunWatcher, which counts the script runs the server finished from the page's web
 from __future__ import annotations
 
 import asyncio
-import re
 import shutil
 import time
 from pathlib import Path
+
+from scripts.loadtest.frames import FrameListener
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -93,33 +94,21 @@ async def connection_state(page) -> str:
         return "unknown"
 
 
-class RunWatcher:
+class RunWatcher(FrameListener):
     """Follows a page's websocket: counts the script runs the server finished and keeps the result-card query
     names each run sent. (The page's own run-state attribute is not enough: when the browser is busy, React
     can fold "running" and "not running" into one render, so a run may leave no trace in the DOM.)"""
 
-    CARD = re.compile(rb'class="result-card"[^>]*?data-query="([^"]*)"')
-
     def __init__(self, page):
+        super().__init__(page)
         self.finished, self.cards, self._current = 0, [], []
         self._changed = asyncio.Event()
-        page.on("websocket", self._attach)
 
-    def _attach(self, websocket) -> None:
-        if websocket.url.endswith("/_stcore/stream"):
-            websocket.on("framereceived", self._frame)
-
-    def _frame(self, payload) -> None:
+    def on_frame(self, message, cards: list[str]) -> None:
         from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
-        if isinstance(payload, str):
-            return
-        self._current += [name.decode() for name in self.CARD.findall(payload)]
-        try:
-            message = ForwardMsg.FromString(payload)
-        except Exception:
-            return
-        if message.WhichOneof("type") == "script_finished":
+        self._current += cards
+        if message is not None and message.WhichOneof("type") == "script_finished":
             if message.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN:
                 self.finished, self.cards = self.finished + 1, self._current
                 self._changed.set()

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import time
 
+from scripts.loadtest.frames import FrameListener
+
 # Installed in each document once. Playwright's init scripts run in a frame's initial about:blank document
 # only (its first navigation keeps that window), so the top document installs it into its frames' documents.
 PROBE = r"""
@@ -94,33 +96,23 @@ READ_PROBE = """() => {
 }"""
 
 
-class Timeline:
+class Timeline(FrameListener):
     """Follows one page: the ForwardMsg type of every websocket message (in arrival order, to name the
     probe's stamps) and the result-card query names of each finished script run."""
 
     def __init__(self, page):
+        super().__init__(page)
         self.page, self.types, self.finished_cards = page, [], []
         self._cards: list[str] = []
-        page.on("websocket", self._attach)
 
-    def _attach(self, websocket) -> None:
-        if websocket.url.endswith("/_stcore/stream"):
-            websocket.on("framereceived", self._frame)
+    def on_text(self) -> None:
+        self.types.append("text")
 
-    def _frame(self, payload) -> None:
-        import re
-
+    def on_frame(self, message, cards: list[str]) -> None:
         from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
-        if isinstance(payload, str):
-            self.types.append("text")
-            return
-        self._cards += [n.decode() for n in re.findall(rb'class="result-card"[^>]*?data-query="([^"]*)"', payload)]
-        try:
-            message = ForwardMsg.FromString(payload)
-            kind = message.WhichOneof("type") or "?"
-        except Exception:  # noqa: BLE001 - an unknown message is only unnamed
-            kind = "?"
+        self._cards += cards
+        kind = (message.WhichOneof("type") or "?") if message is not None else "?"
         if kind == "script_finished":
             kind = f"script_finished:{message.script_finished}"
             if message.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN:
