@@ -8,7 +8,7 @@ import shutil
 import time
 from pathlib import Path
 
-from scripts.loadtest.frames import FrameListener
+from .frames import FrameListener
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

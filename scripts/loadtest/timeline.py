@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import time
 
-from scripts.loadtest.frames import FrameListener
+from .frames import FrameListener
 
 # Installed in each document once. Playwright's init scripts run in a frame's initial about:blank document
 # only (its first navigation keeps that window), so the top document installs it into its frames' documents.
