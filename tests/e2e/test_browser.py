@@ -62,6 +62,7 @@ def test_click_the_map_to_query(page, app_url):
     wait_for_results(page)
     assert_map_rendered(page, minimum_overlays=10)
     latency = time.perf_counter() - started
+    page.get_by_text("Counterpart rank").first.wait_for(timeout=30_000)  # the summary may draw after the cards
     assert page.get_by_text("Counterpart rank").count() >= 1
     page.screenshot(path=str(OUTPUT / "map-click-results.png"), full_page=True)
     LATENCIES.append(f"map click, first search of the page (map frame and Leaflet load) -> results rendered: "
