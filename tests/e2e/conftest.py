@@ -14,16 +14,21 @@ OUTPUT = ROOT / "test-output" / "e2e"
 START_TIMEOUT_S = 180
 
 
+def start_or_fail(server: AppServer, what: str) -> AppServer:
+    """`server` started, or the test failed with why and where its log is."""
+    try:
+        server.start(timeout=START_TIMEOUT_S)
+    except (RuntimeError, TimeoutError) as error:
+        pytest.fail(f"{what} did not start within {START_TIMEOUT_S} s ({error}); see {server.log_path}")
+    return server
+
+
 @pytest.fixture(scope="session")
 def app_url():
     """The URL of the app started with the README's run command (the load test's AppServer)."""
     OUTPUT.mkdir(parents=True, exist_ok=True)
     log = OUTPUT.parent / "app-server.log"
-    server = AppServer(log_path=log)
-    try:
-        server.start(timeout=START_TIMEOUT_S)
-    except (RuntimeError, TimeoutError) as error:
-        pytest.fail(f"the app did not start within {START_TIMEOUT_S} s ({error}); see {log}")
+    server = start_or_fail(AppServer(log_path=log), "the app")
     yield server.url
     server.stop()
 

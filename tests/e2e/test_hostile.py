@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from scripts.loadtest.server import AppServer
-from tests.e2e.conftest import OUTPUT, START_TIMEOUT_S
+from tests.e2e.conftest import OUTPUT, start_or_fail
 from tests.payloads import HOST, PAYLOADS, archive_value, write_payload_catalogue
 
 pytestmark = pytest.mark.e2e
@@ -141,10 +141,7 @@ def payload_app(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:  # closed sessions' uploads released after 3 s (30 s served)
         patch.setenv("CSMAE_RELEASE_AFTER_S", "3")
         patch.setenv("CSMAE_CHECK_EVERY_S", "1")
-        try:
-            server.start(timeout=START_TIMEOUT_S)
-        except (RuntimeError, TimeoutError) as error:
-            pytest.fail(f"the payload app did not start ({error}); see {server.log_path}")
+        start_or_fail(server, "the payload app")
     yield server.url
     server.stop()
 
@@ -194,7 +191,7 @@ def test_back_forward_and_reload_show_the_search_of_the_address(page, app_url):
     settled(page)
     for _ in range(2):
         page.locator(".st-key-random_example button").click()
-        page.wait_for_function(f"(u) => location.href !== u", arg=entries[-1][0], timeout=60_000)
+        page.wait_for_function("(u) => location.href !== u", arg=entries[-1][0], timeout=60_000)
         settled(page)
         entries.append((page.url, first_query(page)))
     assert len({url for url, _ in entries}) == 3 and all("k=5" in url for url, _ in entries)
