@@ -44,11 +44,19 @@ def upload_embedding(backend: Backend, record: PatchRecord) -> np.ndarray:
     return vector
 
 
-def build_query(backend: Backend, spec: QuerySpec) -> tuple[Query, PatchFacts, np.ndarray | None]:
-    """The Query for the engine, what the query panel shows about it, and its image (None: no pixels)."""
+def archive_pixels(backend: Backend, spec: QuerySpec) -> PatchPair | None:
+    """The archive pair of an archive query, read once per run (None: an upload, or no pixels)."""
+    if spec.kind != "archive" or backend.archive is None:
+        return None
+    return backend.archive[spec.row]
+
+
+def build_query(backend: Backend, spec: QuerySpec, pair: PatchPair | None
+                ) -> tuple[Query, PatchFacts, np.ndarray | None]:
+    """The Query for the engine, what the query panel shows about it, and its image (None: no pixels);
+    `pair`: the archive query's pixels (`archive_pixels`)."""
     bundle = backend.bundle
     if spec.kind == "archive":
-        pair = backend.archive[spec.row] if backend.archive is not None else None
         shown_sensor = "s2" if spec.sensor == "pair" else spec.sensor
         image = preview(shown_sensor, pair.record(shown_sensor).bands) if pair else None
         facts = archive_facts(bundle, spec.row, shown_sensor)
@@ -66,10 +74,9 @@ def build_query(backend: Backend, spec: QuerySpec) -> tuple[Query, PatchFacts, n
     return query, upload_facts(record, labels), preview(record.sensor, record.bands)
 
 
-def query_bands(backend: Backend, spec: QuerySpec) -> list[tuple[str, dict | None]]:
+def query_bands(spec: QuerySpec, pair: PatchPair | None) -> list[tuple[str, dict | None]]:
     """(sensor, bands) of the query's images for the trust panel (bands None: the archive has no pixels)."""
     if spec.kind == "archive":
-        pair = backend.archive[spec.row] if backend.archive is not None else None
         sensors = ["s2", "s1"] if spec.sensor == "pair" else [spec.sensor]
         return [(sensor, pair.record(sensor).bands if pair else None) for sensor in sensors]
     if isinstance(spec.record, PatchPair):
@@ -192,7 +199,8 @@ def main() -> None:
         return
     started = time.perf_counter()
     try:
-        query, facts, image = build_query(backend, spec)
+        pair = archive_pixels(backend, spec)
+        query, facts, image = build_query(backend, spec, pair)
     except (CsmaeError, IndexError, KeyError) as error:
         panel.error(f"This query cannot be used with the current model and bundle: {shown_message(error)}")
         return
@@ -211,7 +219,7 @@ def main() -> None:
             return
         summary(response, (time.perf_counter() - started) * 1000)
     with panel:
-        trust_panel(backend, entry_json, query_bands(backend, spec), response.results[0].score, targets)
+        trust_panel(backend, entry_json, query_bands(spec, pair), response.results[0].score, targets)
     with map_box:
         results_map(backend, entry_json, response, facts.bbox, data_url(image) if image is not None else None)
     with gallery_box:
