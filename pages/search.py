@@ -25,12 +25,11 @@ from pages.ui.resources import Backend, current_backend
 from pages.ui.results import SENSOR_NAMES, gallery, results_map
 from pages.ui.safe_text import shown, shown_message
 from pages.ui.sessions import start_session_janitor
-from pages.ui.state import KEY_K, KEY_QUERY, KEY_RESPONSE, KEY_TARGETS, QuerySpec
+from pages.ui.state import (KEY_CLOUD, KEY_COUNTRIES, KEY_K, KEY_LAST_QUERY, KEY_OWN, KEY_QUERY, KEY_RADIUS,
+                            KEY_RESPONSE, KEY_SEASONS, KEY_SNOW, KEY_SPLITS, KEY_TARGETS, QuerySpec)
 from pages.ui.trust import trust_panel
 from pages.ui.widgets import data_url, label_chips
 
-KEY_SPLITS, KEY_COUNTRIES, KEY_SEASONS = "filter_splits", "filter_countries", "filter_seasons"
-KEY_SNOW, KEY_CLOUD, KEY_OWN, KEY_RADIUS = "filter_snow", "filter_cloud", "filter_own", "filter_radius"
 
 
 # ---------------------------------------------------------------- the query
@@ -211,6 +210,7 @@ def main() -> None:
     query.labels = facts.labels or (None if spec.kind == "upload" else [])
     response = backend.engine.search(query, targets, k, filters, counterpart=not is_pair_query(spec))
     st.session_state[KEY_RESPONSE] = response
+    st.session_state[KEY_LAST_QUERY] = query
     write_address(backend, spec, k, targets)
     with heading_box:
         st.subheader(f"{len(response.results)} most similar patches")

@@ -12,6 +12,10 @@ KEY_UPLOAD_QUERY = "upload_query"  # the query of the upload held in the uploade
 KEY_HANDED_OVER = "query_handed_over"  # another page chose the query: the search page writes its address
 KEY_TARGETS, KEY_K = "targets", "k"  # the search page's sensor choice (display names) and number of results
 KEY_PAGE, KEY_CAME_FROM = "page_now", "page_before"  # the page script of this run and of the run before
+# the search page's filter widgets (a loaded session sets them)
+KEY_SPLITS, KEY_COUNTRIES, KEY_SEASONS = "filter_splits", "filter_countries", "filter_seasons"
+KEY_SNOW, KEY_CLOUD, KEY_OWN, KEY_RADIUS = "filter_snow", "filter_cloud", "filter_own", "filter_radius"
+KEY_LAST_QUERY = "last_query"  # the csmae_core Query of the search page's last search (other pages reuse it)
 
 
 @dataclass
