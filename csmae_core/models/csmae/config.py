@@ -20,7 +20,8 @@ VARIANTS = {"cecd": ("common", "common"), "cesd": ("common", "specific"),
 SE_SHARED_DEPTH = 2  # shared blocks of the SE variants (10 + 2 for ViT-B in the paper)
 MASKING = ("identical", "disjoint", "random")
 RECONSTRUCTION = ("disjoint", "identical")
-POOLING = ("avg", "cls")
+POOLING = ("avg", "cls", "avg_grid")  # avg_grid: avg + the means of a 2x2 grid of quadrants
+GRID_CELLS = 4  # the quadrants of avg_grid pooling
 LOSSES = ("umr", "cmr", "mim", "mde")
 
 
@@ -143,6 +144,11 @@ class CSMAEConfig:
     @property
     def num_patches(self) -> int:
         return self.grid_size ** 2
+
+    @property
+    def embedding_dim(self) -> int:
+        """Width of the retrieval embedding: embed_dim, or (1 + 4) x embed_dim with avg_grid pooling."""
+        return self.embed_dim * (1 + GRID_CELLS if self.pool == "avg_grid" else 1)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -68,7 +68,7 @@ class CSMAEEncoder(nn.Module):
             self.specific_norm = nn.ModuleDict({s: nn.LayerNorm(dim, eps=1e-6) for s in SENSORS})
         self.blocks = _blocks(dim, cfg.shared_depth, cfg.num_heads, cfg.mlp_ratio)
         self.norm = nn.LayerNorm(dim, eps=1e-6)
-        self.fc_norm = nn.LayerNorm(dim, eps=1e-6) if cfg.pool == "avg" else nn.Identity()
+        self.fc_norm = nn.LayerNorm(dim, eps=1e-6) if cfg.pool != "cls" else nn.Identity()
 
     def _specific(self, tokens: torch.Tensor, sensor: str) -> torch.Tensor:
         """Prepend the sensor's CLS token to (N, K, D) patch tokens, then its specific blocks (if any)."""
@@ -85,11 +85,28 @@ class CSMAEEncoder(nn.Module):
             tokens = torch.gather(tokens, 1, ids_keep[..., None].expand(-1, -1, tokens.shape[-1]))
         return self.norm(self.blocks(self._specific(tokens, sensor)))
 
-    def pool(self, tokens: torch.Tensor) -> torch.Tensor:
-        """(N, D) pooled features: fc_norm(mean of patch tokens), or the CLS token."""
+    def pool(self, tokens: torch.Tensor, ids_keep: torch.Tensor | None = None) -> torch.Tensor:
+        """(N, D) pooled features: fc_norm(mean of patch tokens), or the CLS token; avg_grid: (N, 5 D), the
+        unit avg feature then the unit means of the 2x2 quadrants, each x 1/2, so that a cosine is half whole
+        patch, half coarse layout. `ids_keep`: the grid positions of the tokens (None: all, in order)."""
+        if self.cfg.pool == "cls":
+            return tokens[:, 0]
+        whole = self.fc_norm(tokens[:, 1:].mean(dim=1))
         if self.cfg.pool == "avg":
-            return self.fc_norm(tokens[:, 1:].mean(dim=1))
-        return tokens[:, 0]
+            return whole
+        return torch.cat([F.normalize(whole, dim=-1), 0.5 * F.normalize(self._quadrants(tokens[:, 1:], ids_keep),
+                                                                        dim=-1).flatten(1)], dim=1)
+
+    def _quadrants(self, patches: torch.Tensor, ids_keep: torch.Tensor | None) -> torch.Tensor:
+        """(N, 4, D) fc_norm of the mean token of each quadrant of the patch grid (visible tokens only)."""
+        side = self.cfg.grid_size
+        if ids_keep is None:
+            ids_keep = torch.arange(patches.shape[1], device=patches.device).expand(patches.shape[0], -1)
+        rows, cols = ids_keep // side, ids_keep % side
+        quadrant = (rows * 2 // side) * 2 + cols * 2 // side
+        members = F.one_hot(quadrant, 4).to(patches.dtype)  # (N, K, 4)
+        means = members.transpose(1, 2) @ patches / members.sum(dim=1).clamp(min=1)[..., None]
+        return self.fc_norm(means)
 
     def embed(self, x: torch.Tensor, sensor: str) -> torch.Tensor:
         """(N, D) L2-normalised retrieval embedding; only `sensor`'s branch runs."""
@@ -260,7 +277,7 @@ class CSMAE(nn.Module):
                             else (masks.ids_restore[target], masks.mask[target]))
             cross = self.decoder_for(target)(tokens[source], slots, target)
             losses[f"cmr_{target}_from_{source}"] = reconstruction_loss(cross, targets[target], where)
-        z1, z2 = self.backbone.pool(tokens["s1"]), self.backbone.pool(tokens["s2"])
+        z1, z2 = (self.backbone.pool(tokens[s], masks.ids_keep[s]) for s in SENSORS)
         losses["mim"] = nt_xent(z1, z2, cfg.mim_temperature, self.ranks)
         losses["mde"] = mde_loss(z1, z2)
         weights = cfg.loss_weights
