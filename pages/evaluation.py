@@ -1,8 +1,9 @@
 """Evaluation page: the committed evaluation of the current bundle (protocol, four-direction tables with
 baselines, plots, per-class precision) and failure inspection (worst queries re-run live with label
-differences, label confusions, a 2-D projection of the embeddings). metrics.json is read by
-csmae_core.evaluation.report, failures are prepared by csmae_core.evaluation.inspection, and the sections
-are drawn by pages/ui/evaluation_views.py."""
+differences and, for an opened result, where in the two patches the match is; label confusions, a 2-D
+projection of the embeddings). metrics.json is read by csmae_core.evaluation.report, failures are prepared
+by csmae_core.evaluation.inspection, the token maps by csmae_core.retrieval.explain, and the sections are
+drawn by pages/ui/evaluation_views.py (the maps by pages/ui/match_view.py)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -28,6 +29,7 @@ KEY_DIRECTION = "eval_direction"
 KEY_WORST_BY = "eval_worst_by"
 KEY_WORST_N = "eval_worst_n"
 KEY_FAILURE = "eval_failure"
+KEY_MATCH_RESULT = "eval_match_result"
 KEY_COLOUR_BY = "eval_colour_by"
 KEY_COLOUR_LABEL = "eval_colour_label"
 
@@ -97,18 +99,21 @@ def choose_failure_scope(report: EvaluationReport, preferred: str | None) -> tup
     return name, direction, by, n
 
 
-def choose_failure(report: EvaluationReport, backend: Backend, worst: list[dict]) -> dict | None:
-    """The table of the worst queries and the one picked to inspect."""
+def choose_failure(report: EvaluationReport, backend: Backend, worst: list[dict], scope: str) -> dict | None:
+    """The table of the worst queries and the one picked to inspect. An option is (scope, row), `scope` naming
+    the model and direction, so its label (AP, rank) never changes under the same option: the browser's select
+    box answers with the label it shows, and a label changed under a kept value showed one query while the
+    page inspected another."""
     table, k = backend.bundle.table, report.k
     st.dataframe(worst_table(report, worst, table), hide_index=True, placeholder="—",
                  column_config={f"AP@{k}": st.column_config.NumberColumn(format="%.3f")})
-    by_row = {q["row"]: q for q in worst}
-    keep_valid(KEY_FAILURE, list(by_row))
-    row = st.selectbox("Inspect query", list(by_row), key=KEY_FAILURE,
-                       format_func=lambda r: f"row {r} · {shown(pair_of(report, table, r), context='plain')} · "
-                                             f"AP@{k} {by_row[r]['ap']:.3f} · counterpart rank "
-                                             f"{by_row[r]['rank'] or '—'}")
-    return by_row.get(row)
+    by_option = {(scope, q["row"]): q for q in worst}
+    # no keep_valid here: Streamlit resets a value that left the options itself, and tells the browser
+    chosen = st.selectbox("Inspect query", list(by_option), key=KEY_FAILURE,
+                          format_func=lambda o: f"row {o[1]} · {shown(pair_of(report, table, o[1]), context='plain')}"
+                                                f" · AP@{k} {by_option[o]['ap']:.3f} · counterpart rank "
+                                                f"{by_option[o]['rank'] or '—'}")
+    return by_option.get(chosen)
 
 
 def live_search(backend: Backend, report: EvaluationReport, direction: str, row: int) -> SearchResponse:
@@ -130,7 +135,24 @@ def inspect_query(backend: Backend, report: EvaluationReport, direction: str, qu
     st.markdown(f"**Top {len(response.results)} results** ({direction_label(direction)}, archive split(s) "
                 f"{shown(report.archive_spec)}, the query's own pair excluded)")
     views.show_results(backend, response)
+    open_match(backend, row, sensor, direction, response)
     return [(sensor, row)] + [(r.sensor, r.row) for r in response.results]
+
+
+def open_match(backend: Backend, row: int, sensor: str, direction: str, response: SearchResponse) -> None:
+    """Where in the two patches the inspected query matches the result the user opens (computed on demand).
+    An option is (bundle, direction, query row, result id): its label never changes (see `choose_failure`), and
+    another query's results close the map."""
+    if not response.results:
+        return
+    by_option = {(backend.name, direction, row, r.id): r for r in response.results}
+    chosen = st.selectbox("Where is the match? Open a result", list(by_option), index=None, key=KEY_MATCH_RESULT,
+                          placeholder="pick a result to see its token similarity map",
+                          format_func=lambda o: f"#{by_option[o].rank} · {by_option[o].sensor.upper()} · "
+                                                f"{shown(by_option[o].pair_id, context='plain')} · "
+                                                f"score {by_option[o].score:.3f}")
+    if chosen is not None:
+        views.show_match(backend, row, sensor, by_option[chosen])
 
 
 def show_failures(report: EvaluationReport, backend: Backend) -> tuple[str, dict, list[tuple[str, int]]] | None:
@@ -148,7 +170,7 @@ def show_failures(report: EvaluationReport, backend: Backend) -> tuple[str, dict
     except CsmaeError as error:
         st.error(f"The worst queries cannot be listed: {shown_message(error)}")
         return direction, direction_entry, []
-    query = choose_failure(report, backend, worst) if worst else None
+    query = choose_failure(report, backend, worst, f"{name} {direction}") if worst else None
     if query is None:
         st.info("No queries to inspect for this choice.")
         return direction, direction_entry, []

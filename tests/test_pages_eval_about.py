@@ -205,6 +205,26 @@ def test_worst_by_counterpart_rank_and_numbers_only_models():
     assert any("numbers only" in i.value for i in at.info)
 
 
+def test_opening_an_inspected_result_shows_where_the_match_is():
+    at = open_page("pages/evaluation.py")
+    at.selectbox(key="eval_direction").set_value("s1_s2").run()
+    captions = lambda: [c for image in at.get("image") for c in image.captions]  # noqa: E731
+    assert not any("tokens vs" in c for c in captions())                # computed only for an opened result
+    picker = at.selectbox(key="eval_match_result")
+    assert picker.value is None and picker.options[0].startswith("#1 · S2 · ")
+    picker.select_index(1).run()
+    assert not at.exception, [e.value for e in at.exception]
+    opened = at.selectbox(key="eval_match_result").options[1].split(" · ")[2]    # "#2 · S2 · <pair> · score"
+    assert any(c.startswith("query (Sentinel-1): tokens vs the result") for c in captions())
+    assert f"#2 Sentinel-2 {opened}: tokens vs the query" in captions()
+    assert any(c.startswith("cosine ") for c in captions())
+    assert any("same grid position" in c.value for c in at.caption)
+    assert any("Where the match is: query row" in m.value for m in at.markdown)
+    at.selectbox(key="eval_failure").select_index(2).run()               # another query: its results, map closed
+    assert at.selectbox(key="eval_match_result").value is None
+    assert not any("tokens vs" in c for c in captions())
+
+
 def test_about_page_shows_the_model_hash_and_commands_whose_flags_exist():
     at = open_page("pages/about.py")
     text = "\n".join(m.value for m in at.markdown)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from csmae_core.bands import PATCH_PIXELS, SENSORS, check_sensor, model_channels
 from csmae_core.errors import InputError
@@ -24,7 +25,7 @@ class EncoderBase(torch.nn.Module):
     `family`, `sensors` (those it can embed), `cross_sensor` (S1 and S2 vectors share one space), `dim`,
     `content_hash`, `hash_aliases`, `accepted_hashes`, `card`, `device`, `precision`, `transpose_input`,
     `config`, `backbone.embed_pair` / `backbone.embed`, `config_dict()`, `describe()`, `embed`, `embed_pair`,
-    `prepare`, `embed_records`.
+    `prepare`, `embed_records`, `embed_tokens`, `record_tokens`.
 
     `content_hash`: the hash of the weights under the family's current key names (what new bundles record).
     `hash_aliases`: hashes of the same weights under earlier key layouts (set when a loader renamed the
@@ -35,7 +36,11 @@ class EncoderBase(torch.nn.Module):
     (N, D) float32, L2-normalised, on the encoder's device. Only `sensor`'s branch is computed.
     `precision`: "fp32" or "bf16" (autocast; CPU and CUDA).
     A family sets `backbone`, `config`, `content_hash`, `card`, `device` (and `hash_aliases` when its
-    loader renames keys) and implements `dim`, `config_dict` and `describe`.
+    loader renames keys) and implements `dim`, `config_dict`, `describe` and `_token_grid`.
+
+    `embed_tokens(x, sensor)`: the per-position tokens in the space the pooled embedding lives in, and that
+    embedding, from one forward pass (see `_token_grid`); `record_tokens` the same for records, with the
+    grid in the records' own orientation (rows and columns of their bands, as previews show them).
     """
 
     family = ""
@@ -108,3 +113,29 @@ class EncoderBase(torch.nn.Module):
         chunks = [self.embed(self.prepare(records[i:i + batch_size], sensor), sensor).cpu().numpy()
                   for i in range(0, len(records), batch_size)]
         return np.concatenate(chunks) if chunks else np.zeros((0, self.dim), dtype=np.float32)
+
+    def _token_grid(self, x: torch.Tensor, sensor: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """(tokens (N, h, w, D), pooled (N, D)), not normalised, from one forward pass: the family's final
+        per-position features mapped into the pooled embedding's space, and the pooled feature `embed`
+        normalises. The grid is in the model's orientation."""
+        raise NotImplementedError(f"{self.describe()} does not expose its tokens")
+
+    @torch.inference_mode()
+    def embed_tokens(self, x: torch.Tensor, sensor: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """x as for `embed` -> (tokens (N, h, w, D), pooled (N, D)), float32, each vector L2-normalised, so
+        token . pooled is a cosine. `pooled` equals `embed(x, sensor)` (for an embedding that appends more
+        than the whole-patch vector, e.g. CSMAE's avg_grid, its whole-patch part, normalised). Grid in the
+        model's orientation (transposed against the records when `transpose_input`; `record_tokens` undoes
+        that)."""
+        x = self._check(x, sensor)
+        with self._autocast():
+            tokens, pooled = self._token_grid(x, sensor)
+        return F.normalize(tokens.float(), dim=-1), F.normalize(pooled.float(), dim=-1)
+
+    def record_tokens(self, records: Sequence[PatchRecord], sensor: str) -> tuple[np.ndarray, np.ndarray]:
+        """(tokens (N, h, w, D), pooled (N, D)) float32 NumPy for records of one sensor; token [i, r, c] covers
+        row block r and column block c of record i's bands as stored (and as its preview shows them)."""
+        tokens, pooled = self.embed_tokens(self.prepare(records, sensor), sensor)
+        if self.transpose_input:  # the model saw (columns, rows): swap the grid back
+            tokens = tokens.transpose(1, 2)
+        return tokens.cpu().numpy(), pooled.cpu().numpy()

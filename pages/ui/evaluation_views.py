@@ -12,6 +12,7 @@ from csmae_core.evaluation.projection import top_confusions
 from csmae_core.evaluation.report import EvaluationReport
 from csmae_core.evaluation.run import BASELINE_DESCRIPTIONS, direction_label
 from csmae_core.retrieval.search import Result, SearchResponse
+from pages.ui.match_view import match_panel
 from pages.ui.resources import Backend, pair_images
 from pages.ui.safe_text import shown
 from pages.ui.widgets import label_chips
@@ -135,6 +136,13 @@ def show_results(backend: Backend, response: SearchResponse, per_row: int = 5) -
         for col, result in zip(st.columns(per_row), results[start:start + per_row]):
             with col:
                 show_result(result, pair_images(backend, result.row))
+
+
+def show_match(backend: Backend, row: int, sensor: str, result: Result) -> None:
+    """The token similarity maps of the inspected archive query (pair `row`, `sensor`) and one of its results."""
+    st.markdown(f"**Where the match is: query row {row} ({sensor.upper()}) and result #{result.rank}**")
+    query_record = backend.archive[int(row)].record(sensor) if backend.archive is not None else None
+    match_panel(backend, query_record, result)
 
 
 def show_confusion(direction: str, frame: pd.DataFrame | None) -> None:

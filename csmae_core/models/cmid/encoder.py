@@ -14,6 +14,7 @@ import torch
 from csmae_core.errors import CheckpointError
 from csmae_core.models.base import EncoderBase
 from csmae_core.models.cmid import official
+from csmae_core.models.cmid.backbones import body, global_feature, stem
 from csmae_core.models.cmid.checkpoint import (
     CMIDCheckpoint,
     from_lightning,
@@ -47,6 +48,12 @@ class CMIDEncoder(EncoderBase):
         mode = "cross-sensor" if self.cross_sensor else "uni-modal"
         return f"CMID {mode} {self.config.describe_backbone()}"
 
+    def _token_grid(self, x: torch.Tensor, sensor: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """The sensor network's final token grid (ViT: patch tokens after the final norm; ResNet: layer4
+        positions; Swin: last stage); the embedding is their plain mean, so tokens are already in its space."""
+        tokens = self.backbone.branch(sensor)(x)
+        return tokens, global_feature(tokens)
+
 
 class OfficialCMIDEncoder(EncoderBase):
     """An official CMID network (MillionAID RGB pre-training) on S2 true colour; see csmae_core.models.cmid.official."""
@@ -64,6 +71,13 @@ class OfficialCMIDEncoder(EncoderBase):
 
     def describe(self) -> str:
         return f"CMID official {self.config.name} (MillionAID RGB), S2 true colour"
+
+    def _token_grid(self, x: torch.Tensor, sensor: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """The last stage's positions on the true-colour input (resized to the official size, so the grid
+        still covers the whole patch); the embedding is their mean."""
+        model, kind = self.backbone.model, self.backbone.kind
+        tokens = body(kind, model, stem(kind, model, official.true_colour_input(x)))
+        return tokens, global_feature(tokens)
 
 
 def is_cmid(payload: Any) -> bool:

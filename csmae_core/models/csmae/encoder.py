@@ -29,12 +29,24 @@ class CSMAERetrievalEncoder(EncoderBase):
 
     @property
     def dim(self) -> int:
-        return self.config.embed_dim
+        return self.config.embedding_dim
 
     def describe(self) -> str:
         cfg = self.config
         return (f"CSMAE-{cfg.variant.upper()} ViT {cfg.embed_dim}-d, "
                 f"{cfg.specific_depth}+{cfg.shared_depth} blocks")
+
+    def _token_grid(self, x: torch.Tensor, sensor: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """Patch tokens after the shared blocks and the final norm. With avg pooling the embedding is
+        fc_norm(mean of tokens), so each token also goes through fc_norm: token and pooled vectors then live in
+        one space (fc_norm is a LayerNorm, so fc_norm(mean) is not exactly the mean of fc_norm(token), but
+        both are on its normalised scale). With CLS pooling fc_norm is the identity and the CLS token is the
+        pooled vector. Poolings that append more (avg_grid's quadrant means) keep their first, whole-patch
+        part: the one vector of the token width."""
+        backbone, cfg = self.backbone, self.config
+        tokens = backbone.tokens(x, sensor)
+        patches = backbone.fc_norm(tokens[:, 1:]).reshape(len(x), cfg.grid_size, cfg.grid_size, -1)
+        return patches, backbone.pool(tokens)[:, :cfg.embed_dim]
 
 
 def load_csmae(payload: Any, path: Path, device: torch.device) -> CSMAERetrievalEncoder:
