@@ -312,3 +312,76 @@ def test_counterpart_rank_reuses_the_other_sensors_candidates(tmp_path, monkeypa
             assert both.counterpart_rank == exact
             checked += 1
     assert checked >= 10 and calls.count(search_module.RANK_DEPTH) == 20  # only the separate calls searched
+
+
+# ---------------------------------------------------------------- hundreds of results (k up to 1,000)
+def test_k_1000_on_the_demo_bundle_is_capped_by_the_archive():
+    """k = 1,000 over the 60-pair demo: every other patch, each once, ranked; both sensors merged by the
+    calibrated score (so in its order), one sensor alone by the raw score."""
+    engine = SearchEngine(Bundle(ROOT / "assets" / "bundles" / "demo"))
+    query = query_of(engine, 7, "s1")
+    both = engine.search(query, ["s1", "s2"], 1000)
+    assert len(both.results) == 2 * (engine.count - 1) == 118
+    assert [r.rank for r in both.results] == list(range(1, 119))
+    assert len({(r.row, r.sensor) for r in both.results}) == 118 and 7 not in {r.row for r in both.results}
+    calibrated = [r.calibrated_score for r in both.results]
+    assert calibrated == sorted(calibrated, reverse=True)
+    assert both.metrics["k"] == 118 and both.counterpart_rank is not None
+    alone = engine.search(query, ["s2"], 1000)
+    scores = [r.score for r in alone.results]
+    assert len(scores) == 59 and scores == sorted(scores, reverse=True)
+    exact = engine.bundle.embeddings["s2"] @ query.embedding
+    assert np.allclose(scores, np.sort(np.delete(exact, 7))[::-1], atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def large_synthetic_engine(tmp_path_factory):
+    """1,500 pairs (the demo's real metadata repeated) with synthetic vectors in an IVF-RaBitQ bundle."""
+    import pandas as pd
+
+    from csmae_core.retrieval.faiss_index import IndexSpec
+    from csmae_core.retrieval.synthetic import synthetic_embeddings, write_synthetic_bundle
+
+    demo = Bundle(ROOT / "assets" / "bundles" / "demo").table
+    table = pd.concat([demo] * 25, ignore_index=True)
+    table["pair_id"] = [f"{p}_{i}" for i, p in enumerate(table["pair_id"])]
+    table["s1_name"] = [f"{p}_{i}" for i, p in enumerate(table["s1_name"])]
+    vectors = synthetic_embeddings(table, 32, seed=5)
+    path, _ = write_synthetic_bundle(tmp_path_factory.mktemp("k1000") / "b", table, vectors,
+                                     IndexSpec(kind="ivfrabitq", nlist=32, nprobe=32, rerank=60))
+    return SearchEngine(Bundle(path, verify=False))
+
+
+def test_k_1000_on_a_reranked_index_returns_exact_scores(large_synthetic_engine):
+    """At k = 1,000 the candidates (k + 1 fetched, MAX_CANDIDATES = 1,000) used to equal k, and the quantised
+    codes' scores were returned as they were: the scores must be the exact inner products, and the results
+    the exact top 1,000."""
+    engine = large_synthetic_engine
+    vectors = engine.bundle.embeddings
+    query = Query(vectors["s2"][11], "s2", pair_row=11)
+    for target in ("s1", "s2"):
+        response = engine.search(query, [target], 1000)
+        rows = np.array([r.row for r in response.results])
+        scores = np.array([r.score for r in response.results])
+        assert len(rows) == 1000 and len(set(rows)) == 1000 and 11 not in rows
+        assert np.allclose(scores, vectors[target][rows] @ vectors["s2"][11], atol=1e-5)
+        exact = vectors[target] @ vectors["s2"][11]
+        exact[11] = -np.inf
+        truth = set(np.argsort(-exact, kind="stable")[:1000])
+        assert len(truth & set(rows)) >= 995  # ties at the 1,000th score may swap
+    both = engine.search(query, ["s1", "s2"], 1000)
+    assert len(both.results) == 1000 and {r.sensor for r in both.results} == {"s1", "s2"}
+    calibrated = [r.calibrated_score for r in both.results]
+    assert calibrated == sorted(calibrated, reverse=True)
+
+
+def test_k_1000_with_a_filter_on_a_reranked_index(large_synthetic_engine):
+    """A column filter at k = 1,000: only admitted rows, as many as the filter admits up to k."""
+    engine = large_synthetic_engine
+    table = engine.bundle.table
+    country = table["country"].value_counts().index[0]
+    admitted = set(np.flatnonzero(table["country"] == country))
+    query = Query(engine.bundle.embeddings["s1"][3], "s1")
+    response = engine.search(query, ["s2"], 1000, Filters(countries=frozenset({country})))
+    assert len(response.results) == min(1000, len(admitted))
+    assert {r.row for r in response.results} <= admitted

@@ -27,6 +27,7 @@ RERANKED = {"ivfrabitq": "RaBitQfs", "ivfrabitq4": "RaBitQfs4"}
 EXACT_LIMIT = 200_000  # "auto": exact search up to this many vectors per sensor
 TRAIN_POINTS_PER_LIST = 64  # k-means training points per inverted list (FAISS warns below 39)
 MAX_CANDIDATES = 1000  # re-ranked kinds: at most this many candidates re-scored per search
+LARGE_K_FACTOR = 2     # ... unless k is so large that this many times k is more (k up to 1,000 in the app)
 
 
 @dataclass
@@ -177,8 +178,12 @@ def exact_rerank(vectors: np.ndarray, query: np.ndarray, rows: np.ndarray) -> tu
 
 
 def candidate_depth(spec: IndexSpec, k: int) -> int:
-    """How many candidates the index is asked for to return the top `k` (RERANKED kinds: rerank x k)."""
-    return max(k, min(k * spec.rerank, MAX_CANDIDATES)) if spec.kind in RERANKED and spec.rerank else k
+    """How many candidates the index is asked for to return the top `k` (RERANKED kinds: rerank x k, at most
+    MAX_CANDIDATES, or LARGE_K_FACTOR x k for a k that large: a page of hundreds of results still gets spare
+    candidates for the re-rank to reorder)."""
+    if spec.kind not in RERANKED or not spec.rerank:
+        return k
+    return max(k, min(k * spec.rerank, max(MAX_CANDIDATES, LARGE_K_FACTOR * k)))
 
 
 def search_candidates(index: faiss.Index, spec: IndexSpec, vectors: np.ndarray, query: np.ndarray, k: int,
@@ -187,7 +192,9 @@ def search_candidates(index: faiss.Index, spec: IndexSpec, vectors: np.ndarray, 
     k, or for RERANKED kinds all `spec.rerank` x k candidates (or `depth` of them) re-scored exactly."""
     depth = candidate_depth(spec, k) if depth is None or spec.kind not in RERANKED else max(k, depth)
     scores, rows = index.search(query, depth, params=params) if params else index.search(query, depth)
-    if depth == k:
+    # re-scored whenever the kind re-ranks, also when depth == k (k >= MAX_CANDIDATES): the quantised codes'
+    # scores would otherwise be shown and merged as if they were exact
+    if spec.kind not in RERANKED or (not spec.rerank and depth == k):
         keep = rows[0] >= 0
         return scores[0][keep], rows[0][keep]
     return exact_rerank(vectors, query, rows[0])
