@@ -15,20 +15,25 @@ from csmae_core.errors import CsmaeError
 from csmae_core.labels import LABELS_19
 from csmae_core.preview import preview
 from csmae_core.record import PatchPair, PatchRecord
-from csmae_core.retrieval.export import results_csv, results_geojson
 from csmae_core.retrieval.queries import PatchFacts, archive_facts, archive_pair_query, archive_query
-from csmae_core.retrieval.search import RANK_DEPTH, Filters, Query, SearchResponse, row_footprint
+from csmae_core.retrieval.search import RANK_DEPTH, Filters, Query, SearchResponse
 from csmae_core.retrieval.upload_query import upload_facts, upload_pair_query, upload_query
+from pages.ui.address import MAX_K
+from pages.ui.area_input import area_input
+from pages.ui.examples import examples_strip, with_examples
 from pages.ui.history import follow_address, write_address
 from pages.ui.query_input import KEY_EMBEDDING, KEY_UPLOAD_LABELS, query_input
 from pages.ui.resources import Backend, current_backend
-from pages.ui.results import SENSOR_NAMES, gallery, results_map
+from pages.ui.results import SENSOR_NAMES, results_map
+from pages.ui.results_gallery import results_gallery
+from pages.ui.results_scores import shown_results
 from pages.ui.safe_text import shown, shown_message
 from pages.ui.sessions import start_session_janitor
 from pages.ui.state import (KEY_CLOUD, KEY_COUNTRIES, KEY_K, KEY_LAST_QUERY, KEY_OWN, KEY_QUERY, KEY_RADIUS,
                             KEY_RESPONSE, KEY_SEASONS, KEY_SNOW, KEY_SPLITS, KEY_TARGETS, QuerySpec)
 from pages.ui.trust import trust_panel
 from pages.ui.widgets import data_url, label_chips
+from pages.ui.workflow_io import workflow_downloads
 
 
 
@@ -83,6 +88,14 @@ def query_bands(spec: QuerySpec, pair: PatchPair | None) -> list[tuple[str, dict
     return [(spec.record.sensor, spec.record.bands)]
 
 
+def query_record(spec: QuerySpec, pair: PatchPair | None) -> PatchRecord | None:
+    """The query's record for a result's detail view: the archive image searched with (a pair: its S2), the
+    upload (a pair: its S2); None when the archive has no pixels."""
+    if spec.kind == "archive":
+        return pair.record("s2" if spec.sensor == "pair" else spec.sensor) if pair is not None else None
+    return spec.record.s2 if isinstance(spec.record, PatchPair) else spec.record
+
+
 PAIR_NAME = "Sentinel-1 + Sentinel-2"
 
 
@@ -134,7 +147,8 @@ def search_options(backend: Backend, spec: QuerySpec) -> tuple[list[str], int, F
         targets = [spec.sensor]
         left.caption(f"Searching {SENSOR_NAMES[spec.sensor]} only: this model embeds S1 and S2 in separate "
                      "spaces (pick a cross-sensor model in the sidebar to search across sensors)")
-    k = middle.slider("Results (k)", 1, 50, key=KEY_K)
+    k = middle.slider("Results (k)", 1, MAX_K, key=KEY_K,  # the address's limit: a shared link holds any k
+                      help=f"up to {MAX_K:,}: the gallery is paged, the map clusters the results beyond the best")
     with st.expander("Filters"):
         a, b, c = st.columns(3)
         splits = a.multiselect("Split", engine.values("split"), key=KEY_SPLITS)
@@ -145,8 +159,9 @@ def search_options(backend: Backend, spec: QuerySpec) -> tuple[list[str], int, F
         cloud = e.checkbox("Exclude cloud / shadow", key=KEY_CLOUD)
         own = f.checkbox("Exclude the query's own pair", True, key=KEY_OWN, disabled=spec.kind != "archive")
         radius = g.number_input("Exclude results within (km)", 0.0, 5000.0, 0.0, 5.0, key=KEY_RADIUS)
+        area = area_input(backend)
     filters = Filters(frozenset(splits) or None, frozenset(countries) or None, frozenset(seasons) or None,
-                      snow, cloud, own, float(radius))
+                      snow, cloud, own, float(radius), area=area)
     return targets, k, filters
 
 
@@ -165,15 +180,13 @@ def summary(response: SearchResponse, elapsed_ms: float) -> None:
     cells[5].metric("Search time", f"{elapsed_ms:.0f} ms")
 
 
-def exports(backend: Backend, response: SearchResponse, facts: PatchFacts, spec: QuerySpec) -> None:
-    footprints = {r.row: row_footprint(backend.bundle.table, r.row) for r in response.results}
-    query = {"name": facts.name, "sensor": spec.sensor, "footprint": facts.footprint}
-    a, b, c = st.columns([1, 1, 3])
-    a.download_button("Download GeoJSON", results_geojson(response, footprints, query), "results.geojson",
-                      "application/geo+json", key="download_geojson")
-    b.download_button("Download CSV", results_csv(response), "results.csv", "text/csv", key="download_csv")
-    if spec.kind == "archive":
-        c.caption("Share this search: the page address now holds it (pair, sensor, k, targets).")
+def fewer_than_asked(response: SearchResponse, k: int, filters: Filters) -> None:
+    """k larger than what the archive (after the filters) holds: say so, rather than leave the count unexplained."""
+    found = len(response.results)
+    if 0 < found < k:
+        where = "these filters admit" if filters != Filters(exclude_query_pair=filters.exclude_query_pair) else \
+            "the archive holds"
+        st.caption(f"k = {k:,} asked, {found:,} available: {where} no more patches of the sensors searched.")
 
 
 def main() -> None:
@@ -186,7 +199,7 @@ def main() -> None:
     inputs, panel = st.columns([3, 2], gap="large")
     # Fixed slots, in the same order with or without a query: the results map keeps its place in the page,
     # so its frame (and Leaflet) is built once, before the first search, and only updated afterwards.
-    options_box, heading_box, map_box, gallery_box = st.container(), st.container(), st.container(), st.container()
+    options_box, examples_box, heading_box, map_box, gallery_box = (st.container() for _ in range(5))
     entry_json = json.dumps(backend.entry, sort_keys=True)
     with inputs:
         query_input(backend)
@@ -194,7 +207,7 @@ def main() -> None:
     if spec is None:
         panel.info("Upload a patch, click the map, pick a pair from the table, or try a random example.")
         with map_box:
-            results_map(backend, entry_json, SearchResponse([], None, None, False, 0.0), None, None)
+            results_map(backend, entry_json, [], None, None)
         return
     started = time.perf_counter()
     try:
@@ -208,22 +221,29 @@ def main() -> None:
     with options_box:
         targets, k, filters = search_options(backend, spec)
     query.labels = facts.labels or (None if spec.kind == "upload" else [])
-    response = backend.engine.search(query, targets, k, filters, counterpart=not is_pair_query(spec))
+    with examples_box:
+        examples_strip(backend)
+    response = backend.engine.search(with_examples(backend, query), targets, k, filters,
+                                     counterpart=not is_pair_query(spec))
     st.session_state[KEY_RESPONSE] = response
     st.session_state[KEY_LAST_QUERY] = query
     write_address(backend, spec, k, targets)
     with heading_box:
-        st.subheader(f"{len(response.results)} most similar patches")
+        st.subheader(f"{len(response.results):,} most similar patches")
         if not response.results:
             st.warning("No archive patch passes the filters: relax them.")
             return
         summary(response, (time.perf_counter() - started) * 1000)
+        fewer_than_asked(response, k, filters)
+        visible = shown_results(response.results)
     with panel:
         trust_panel(backend, entry_json, query_bands(spec, pair), response.results[0].score, targets)
     with map_box:
-        results_map(backend, entry_json, response, facts.bbox, data_url(image) if image is not None else None)
+        results_map(backend, entry_json, visible, facts.bbox, data_url(image) if image is not None else None)
     with gallery_box:
-        gallery(entry_json, response, query_name=query.name)
-        exports(backend, response, facts, spec)
+        if not visible:
+            st.info("Every result scores below the minimum score: lower it to see them.")
+        results_gallery(backend, entry_json, visible, query.name, query_record(spec, pair))
+        workflow_downloads(backend, response, facts, spec)
 
 main()

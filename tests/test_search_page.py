@@ -6,6 +6,7 @@ from streamlit.testing.v1 import AppTest
 
 from csmae_core.io.upload import read_upload
 from csmae_core.retrieval.export import results_csv, results_geojson
+from pages.ui.address import MAX_K
 from pages.ui.state import KEY_QUERY, QuerySpec
 from tests.conftest import ROOT, V1_S2
 
@@ -74,7 +75,8 @@ def test_upload_query_with_user_labels():
     assert {m.label: m.value for m in at.metric}["P@k"] == "–"  # no labels given yet
     at.multiselect(key="upload_labels").set_value(["Arable land"]).run()
     assert float({m.label: m.value for m in at.metric}["P@k"]) >= 0
-    assert len(at.get("download_button")) == 2
+    # the results' GeoJSON and CSV, and (pages/ui/workflow_io.py) the session
+    assert [d.proto.label for d in at.get("download_button")] == ["Download GeoJSON", "Download CSV", "Save session"]
 
 
 def test_shared_url_restores_the_query():
@@ -207,8 +209,8 @@ def test_the_window_slider_reads_from_the_upload_staged_once(tmp_path):
 
 
 @pytest.mark.parametrize("params, problem", [
-    ({"k": "²"}, "k must be a whole number from 1 to 50; showing 10 results instead of '²'"),
-    ({"k": "9" * 5000}, "k must be a whole number from 1 to 50; showing 10 results instead of '999"),
+    ({"k": "²"}, f"k must be a whole number from 1 to {MAX_K}; showing 10 results instead of '²'"),
+    ({"k": "9" * 5000}, f"k must be a whole number from 1 to {MAX_K}; showing 10 results instead of '999"),
     ({"sensor": "s3"}, "the sensor must be s1 or s2; showing the S2 image instead of 's3'"),
     ({"targets": "s9,xx"}, "searching S1 and S2 instead of 's9,xx'"),
 ])

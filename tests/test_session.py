@@ -91,3 +91,13 @@ def test_not_json_is_refused(bundle):
         read_session("{broken", bundle)
     with pytest.raises(InputError, match="finite numbers"):  # Python's json reads NaN: refused all the same
         read_session(edited(bundle, lambda d: d["query"].update(row=None, embedding=[float("nan")] * 192)), bundle)
+
+
+def test_a_pair_query_both_images_together_round_trips_and_an_example_may_not_be_one(bundle):
+    loaded = read_session(session_json(SearchSession("pair", 5), bundle), bundle)
+    assert (loaded.sensor, loaded.row) == ("pair", 5)
+    document = json.loads(session_json(SearchSession("s2", 5, examples=[
+        Example(bundle.embeddings["s2"][4], "s2", True, "", 4)]), bundle))
+    document["examples"][0]["sensor"] = "pair"
+    with pytest.raises(InputError, match="sensor 'pair' is not one of s1, s2"):
+        read_session(json.dumps(document), bundle)

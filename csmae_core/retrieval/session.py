@@ -25,11 +25,12 @@ FORMAT = "csmae-search-session"
 VERSION = 1
 MAX_SESSION_BYTES = 8 * 2**20
 MAX_K = 1000
+QUERY_SENSORS = (*SENSORS, "pair")  # a query may be both images of a pair searched together
 
 
 @dataclass
 class SearchSession:
-    sensor: str                                  # the query's sensor
+    sensor: str                                  # the query's sensor, or "pair" (S1 and S2 together)
     row: int | None = None                       # archive query: its bundle row
     embedding: list[float] | None = None         # upload query: its embedding
     name: str = "query"
@@ -76,7 +77,7 @@ def read_session(text: str | bytes, bundle: Bundle, name: str = "the session fil
                          f"{str(saved.get('created'))[:40]}), not to {bundle.name!r}: pick that bundle in the "
                          "sidebar first, then load the session")
     query = _mapping(data.get("query"), "query", name)
-    sensor = _sensor(query.get("sensor"), name)
+    sensor = _sensor(query.get("sensor"), name, QUERY_SENSORS)
     row = _row(query.get("row"), bundle, name)
     embedding = _vector(query.get("embedding"), bundle.dim, name) if row is None else None
     if row is None and embedding is None:
@@ -115,9 +116,9 @@ def _list(value, what: str, name: str) -> list:
     return value
 
 
-def _sensor(value, name: str) -> str:
-    if value not in SENSORS:
-        raise InputError(f"{name}: sensor {str(value)[:20]!r} is not one of {', '.join(SENSORS)}")
+def _sensor(value, name: str, allowed: tuple[str, ...] = SENSORS) -> str:
+    if value not in allowed:
+        raise InputError(f"{name}: sensor {str(value)[:20]!r} is not one of {', '.join(allowed)}")
     return value
 
 

@@ -1,5 +1,5 @@
 """The search page's address is its state: each archive search writes `?pair=...&sensor=...&k=...&targets=...`
-(Streamlit's st.query_params pushes one browser-history entry per change), an upload search writes an
+(and its archive examples, their weight and a small area of interest: pages/ui/address.py) (Streamlit's st.query_params pushes one browser-history entry per change), an upload search writes an
 empty address, and an address the page did not write itself (a shared link, a reload, Back or Forward:
 the browser reruns the page with that entry's address) is followed: its search becomes the query.
 
@@ -11,7 +11,10 @@ from __future__ import annotations
 import streamlit as st
 
 from csmae_core.retrieval.queries import patch_name, rows_named
-from pages.ui.address import Address, address_of, known_parameters, parse_address, query_sensors
+from pages.ui.address import (Address, AddressExample, address_of, area_parameter, known_parameters, parse_address,
+                              query_sensors)
+from pages.ui.area_input import current_area, set_area
+from pages.ui.examples import archive_example, current_examples, negative_weight, set_examples
 from pages.ui.resources import Backend
 from pages.ui.results import SENSOR_NAMES
 from pages.ui.safe_text import shown_value
@@ -28,6 +31,7 @@ from pages.ui.state import (
 )
 
 KEY_WRITTEN = "address_written"  # the parameters the page last wrote or followed
+KEY_ADDRESS_NOTE = "address_note"  # what of the search the address does not hold (uploads, a large area)
 
 
 def follow_address(backend: Backend) -> None:
@@ -67,6 +71,9 @@ def _apply(backend: Backend, params: dict[str, str], query: bool) -> Address:
     if search is not None:
         if query:
             set_archive_query(search.row, search.sensor)
+            set_examples([archive_example(backend, e.row, e.sensor, e.positive, patch_name(bundle, e.row, e.sensor))
+                          for e in search.examples], search.weight)
+            set_area(search.area, "from the link")
         st.session_state[KEY_K] = search.k
         st.session_state[KEY_TARGETS] = [SENSOR_NAMES[t] for t in search.targets]
     return address
@@ -80,9 +87,30 @@ def _first_row(bundle, pair_id: str) -> int | None:
 def write_address(backend: Backend, spec: QuerySpec, k: int, targets: list[str]) -> None:
     """The address of the search just made (empty for an upload); a new history entry when it changed."""
     if spec.kind == "archive":  # an S2 patch's name is its pair's id
-        params = address_of(patch_name(backend.bundle, spec.row, "s2"), spec.sensor, k, targets)
+        params = address_of(patch_name(backend.bundle, spec.row, "s2"), spec.sensor, k, targets,
+                            address_examples(backend), negative_weight(), current_area())
     else:
         params = {}
+    st.session_state[KEY_ADDRESS_NOTE] = address_note(spec)
     if params != known_parameters(st.query_params.to_dict()):
         st.query_params.from_dict(params)
     st.session_state[KEY_WRITTEN] = params
+
+
+def address_examples(backend: Backend) -> list[AddressExample]:
+    """The archive examples, by pair id and sensor (an upload's embedding is no address)."""
+    return [AddressExample(patch_name(backend.bundle, e.row, "s2"), e.row, e.sensor, e.positive)
+            for e in current_examples() if e.row is not None]
+
+
+def address_note(spec: QuerySpec) -> str | None:
+    """What a shared link of this search would miss (None: nothing)."""
+    if spec.kind != "archive":
+        return "An upload's search has no address: save the session to keep it."
+    missing = []
+    if any(e.row is None for e in current_examples()):
+        missing.append("examples that are no single archive patch (uploads, S1+S2 pairs)")
+    area = current_area()
+    if area is not None and area_parameter(area) is None:
+        missing.append("the area of interest (too large for an address)")
+    return f"The address does not hold {' and '.join(missing)}: save the session to keep them." if missing else None

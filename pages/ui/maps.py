@@ -7,6 +7,7 @@ import json
 
 import folium
 from branca.element import MacroElement
+from folium.elements import JSCSSMixin
 from folium.plugins import MarkerCluster
 from jinja2 import Template
 
@@ -138,6 +139,62 @@ class Points(MacroElement):
         self._name = "Points"
         self.colour, self.radius = colour, int(radius)
         self.payload = script_json([[float(a), float(o), t] for a, o, t in zip(lats, lons, tooltips)])
+
+
+class ClusterAssets(JSCSSMixin, MacroElement):
+    """Loads the local leaflet.markercluster into a map's frame and draws nothing: added to a map that never
+    changes, so that feature groups sent to it later (ClusteredPoints) find L.markerClusterGroup there. The
+    map gets a maximum zoom (a cluster layer refuses a map without one; no base tiles set it here)."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        {{ this._parent.get_name() }}.options.maxZoom = {{ this._parent.get_name() }}.options.maxZoom || 19;
+        {% endmacro %}
+    """)
+    default_js = [("markerclusterjs", f"{STATIC}/leaflet.markercluster/leaflet.markercluster.js")]
+    default_css = [("markerclustercss", f"{STATIC}/leaflet.markercluster/MarkerCluster.css"),
+                   ("markerclusterdefaultcss", f"{STATIC}/leaflet.markercluster/MarkerCluster.Default.css")]
+
+    def __init__(self):
+        super().__init__()
+        self._name = "ClusterAssets"
+
+
+class ClusteredPoints(MacroElement):
+    """Many results as one marker-cluster layer in their parent (a FeatureGroup), drawn by one script: nearby
+    points merge into a numbered bubble that splits on zoom (hundreds of results stay readable and fast).
+    `points`: [lat, lon, sensor index, rank, score, name, label set index]; `sensors`: [(name, colour)];
+    `label_sets`: texts. Names and label texts are HTML the caller made safe; tooltips and popups are put
+    together here, a popup only when opened. Without the cluster library (not loaded in this frame) the
+    points are drawn unclustered rather than not at all."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        (function (group, data) {
+            var layer = L.markerClusterGroup ? L.markerClusterGroup({maxClusterRadius: 45, chunkedLoading: true,
+                showCoverageOnHover: false}) : group;
+            var markers = data.points.map(function (p) {
+                var sensor = data.sensors[p[2]];
+                var marker = L.circleMarker([p[0], p[1]], {radius: 6, color: "#fff", weight: 1, fillColor: sensor[1],
+                                                            fillOpacity: 0.9, className: "result-point"});
+                marker.bindTooltip("#" + p[3] + " " + sensor[0] + " " + p[4].toFixed(3));
+                marker.bindPopup(function () {
+                    return "<b>#" + p[3] + "</b> " + sensor[0] + " · score " + p[4].toFixed(3) + "<br><small>" +
+                        p[5] + "</small><br>" + data.label_sets[p[6]];
+                }, {maxWidth: 220});
+                return marker;
+            });
+            if (layer === group) { markers.forEach(function (m) { m.addTo(group); }); return; }
+            layer.addLayers(markers);
+            layer.addTo(group);
+        })({{ this._parent.get_name() }}, {{ this.payload }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, points: list[list], sensors: list[tuple[str, str]], label_sets: list[str]):
+        super().__init__()
+        self._name = "ClusteredPoints"
+        self.payload = script_json({"points": points, "sensors": sensors, "label_sets": label_sets})
 
 
 def script_json(value) -> str:

@@ -17,6 +17,7 @@ from csmae_core.io.upload import UPLOAD_FORMS, OpenedUpload, open_upload
 from csmae_core.retrieval.pair_lookup import archive_centre, map_markers, nearest_pair, pair_listing, pairs_matching
 from csmae_core.retrieval.queries import patch_name
 from pages.ui.address import query_sensors
+from pages.ui.examples import KEY_EMBEDDING, query_example_buttons
 from pages.ui.maps import Points, offline_map
 from pages.ui.resources import Backend
 from pages.ui.results import SENSOR_NAMES
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 KEY_SOURCE, KEY_UPLOAD, KEY_UPLOAD_SENSOR = "query_source", "upload_files", "upload_sensor"
 KEY_WINDOW_COL, KEY_WINDOW_ROW = "window_col", "window_row"
 KEY_PICK_SENSOR, KEY_TABLE_PICK, KEY_TABLE_FILTER = "pick_sensor", "table_pick", "table_filter"
-KEY_UPLOAD_LABELS, KEY_EMBEDDING = "upload_labels", "query_embedding"
+KEY_UPLOAD_LABELS = "upload_labels"
 KEY_OPENED = "upload_opened"      # (Streamlit file ids, OpenedUpload) of the files in the uploader
 KEY_LAST_PICK = "last_pick"       # the archive row last picked on the map or in the table
 KEY_MAP_CLICK = "map_click_seen"  # the map click already followed
@@ -56,6 +57,7 @@ def query_input(backend: Backend) -> None:
         table_tab(backend)
     elif st.button("Random example", key="random_example"):
         set_archive_query(int(np.random.default_rng().integers(len(backend.bundle.table))), picked_sensor())
+    query_example_buttons(backend)
 
 
 def picked_sensor() -> str:

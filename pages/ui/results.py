@@ -1,5 +1,9 @@
-"""Rendering of a search response: the results map (footprints with image overlays) and the gallery."""
+"""Rendering of a search response on the results map (footprints with image overlays; many results: clustered
+markers beyond the best), and the cached result images the gallery (pages/ui/results_gallery.py) shares."""
 from __future__ import annotations
+
+import functools
+import math
 
 import folium
 import streamlit as st
@@ -7,17 +11,18 @@ from streamlit_folium import st_folium
 
 from csmae_core.preview import preview
 from csmae_core.retrieval.aggregate import fit_view
-from csmae_core.retrieval.search import SearchResponse
-from pages.ui.maps import Footprints, offline_map
+from csmae_core.retrieval.search import Result
+from pages.ui.maps import ClusterAssets, ClusteredPoints, Footprints, offline_map
 from pages.ui.resources import Backend
 from pages.ui.safe_text import shown
-from pages.ui.widgets import data_url, label_chips
+from pages.ui.widgets import data_url
 
 RANK_COLOURS = ["#d62728", "#ff7f0e", "#bcbd22", "#2ca02c", "#17becf", "#1f77b4", "#9467bd", "#e377c2",
                 "#8c564b", "#7f7f7f"]
 SENSOR_NAMES = {"s1": "Sentinel-1", "s2": "Sentinel-2"}
-SCORES = ('<span class="result-scores" style="display:block;font-size:0.8rem;color:rgba(49,51,63,0.6);'
-          'margin-top:0.25rem">prec {:.2f} · rec {:.2f} · F1 {:.2f}</span>')
+SENSOR_COLOURS = {"s1": "#1f77b4", "s2": "#2ca02c"}  # clustered result markers
+CLUSTER_FROM = 50   # more results than this: clustered markers beyond the best OVERLAY_RANKS
+OVERLAY_RANKS = 10  # with many results, the best this many keep their image overlays on the map
 
 
 @st.cache_data(max_entries=4096, show_spinner=False)
@@ -38,27 +43,64 @@ def colour(rank: int) -> str:
 def popup_html(result) -> str:
     """A result's popup text (the map puts its image above)."""
     return (f"<b>#{result.rank}</b> {SENSOR_NAMES[result.sensor]} · score {result.score:.3f}<br>"
-            f"<small>{shown(result.pair_id, context='html')}</small><br>"
-            f"{shown(', '.join(result.labels), 400, context='html')}")
+            f"<small>{shown(result.pair_id, context='html')}</small><br>{labels_html(tuple(result.labels))}")
 
 
-def results_map(backend: Backend, entry_json: str, response: SearchResponse, query_bbox, query_image) -> None:
+@functools.lru_cache(maxsize=4096)
+def labels_html(labels: tuple[str, ...]) -> str:
+    """A result's labels as safe HTML (cached: hundreds of results share a few label sets, and making text
+    safe checks it character by character)."""
+    return shown(", ".join(labels), 400, context="html")
+
+
+def results_map(backend: Backend, entry_json: str, results: list[Result], query_bbox, query_image) -> None:
     """The results on a map. The base map never changes (so the browser keeps its frame and Leaflet);
-    each search only sends a new feature group (one Footprints element: folium would render a template
-    per overlay, outline, popup and badge) and the view that fits it."""
-    footprints, bounds = [], []
-    if query_bbox is not None:
-        footprints.append(footprint(query_bbox, query_image, "#000", "query", dash="6"))
-        bounds.append(query_bbox)
-    for result in response.results:
-        footprints.append(result_footprint(result, result_image(entry_json, result.row, result.sensor)))
-        bounds.append(result.bbox)
-    group = folium.FeatureGroup(name="query and results")
-    Footprints(footprints).add_to(group)
+    each search only sends a new feature group (results_layer) and the view that fits it."""
+    group, bounds, clustered = results_layer(entry_json, results, query_bbox, query_image)
     lat, lon, zoom = fit_view(envelope(bounds), width_px=900, height_px=420) if bounds else (50.0, 10.0, 4)
     with st.container(key="results_map_box"):
         st_folium(base_map(), feature_group_to_add=group, center=(lat, lon), zoom=zoom, height=460,
                   use_container_width=True, returned_objects=[], key="results_map")
+    if clustered:
+        st.caption(f"The best {len(results) - clustered} results are drawn with their images; the other "
+                   f"{clustered:,} as markers, clustered where they lie close together (zoom in to split a "
+                   "cluster; click a marker for its result).")
+
+
+def results_layer(entry_json: str, results: list[Result], query_bbox, query_image, image_of=None
+                  ) -> tuple[folium.FeatureGroup, list, int]:
+    """The feature group of a search (one Footprints element: folium would render a template per overlay,
+    outline, popup and badge), the boxes to fit, and how many results are clustered markers: more than
+    CLUSTER_FROM results, the best OVERLAY_RANKS keep their images and footprints, the others are clustered
+    (hundreds of image overlays would load and draw for seconds, and cover one another). `image_of(entry_json,
+    row, sensor)`: a result's image URL (default result_image)."""
+    image_of = image_of or result_image
+    footprints, bounds = [], []
+    if query_bbox is not None:
+        footprints.append(footprint(query_bbox, query_image, "#000", "query", dash="6"))
+        bounds.append(query_bbox)
+    drawn = results if len(results) <= CLUSTER_FROM else results[:OVERLAY_RANKS]
+    for result in drawn:
+        footprints.append(result_footprint(result, image_of(entry_json, result.row, result.sensor)))
+    bounds += [result.bbox for result in results]
+    group = folium.FeatureGroup(name="query and results")
+    Footprints(footprints).add_to(group)
+    rest = [r for r in results[len(drawn):] if math.isfinite(r.lat) and math.isfinite(r.lon)]
+    if rest:
+        ClusteredPoints(*clustered_payload(rest)).add_to(group)
+    return group, bounds, len(results) - len(drawn)
+
+
+def clustered_payload(results: list[Result]) -> tuple[list, list, list]:
+    """pages.ui.maps.ClusteredPoints' compact form of `results` (a label set is sent once, not per point:
+    1,000 points stay ~100 kB): the points [lat, lon, sensor index, rank, score, pair id as safe HTML, label
+    set index], the sensors [(name, colour)] and the label sets as safe HTML."""
+    sensors = list(SENSOR_NAMES)
+    label_sets: dict[tuple[str, ...], int] = {}
+    points = [[round(r.lat, 5), round(r.lon, 5), sensors.index(r.sensor), r.rank, round(r.score, 3),
+               shown(r.pair_id, context="html"), label_sets.setdefault(tuple(r.labels), len(label_sets))]
+              for r in results]
+    return points, [(SENSOR_NAMES[s], SENSOR_COLOURS[s]) for s in sensors], [labels_html(k) for k in label_sets]
 
 
 def envelope(boxes) -> tuple[float, float, float, float]:
@@ -83,36 +125,6 @@ def result_footprint(result, image: str | None) -> dict:
 
 def base_map() -> folium.Map:
     fmap = offline_map(location=(50.0, 10.0), zoom_start=4)
+    ClusterAssets().add_to(fmap)  # loaded with the frame, once: a search with many results only sends its points
     folium.LayerControl(collapsed=True).add_to(fmap)
     return fmap
-
-
-def calibrated(result) -> str:
-    """Both sensors searched: how exceptional the score is among its sensor's patches for this query (the
-    merge order), in standard deviations."""
-    if result.calibrated_score is None:
-        return ""
-    return (f' · <span title="calibrated: the score in standard deviations above this query\'s mean score '
-            f'over {SENSOR_NAMES[result.sensor]} patches (both sensors are merged by it)">'
-            f"{result.calibrated_score:+.1f} σ</span>")
-
-
-def gallery(entry_json: str, response: SearchResponse, columns: int = 5, query_name: str = "") -> None:
-    cells = st.columns(columns)
-    for index, result in enumerate(response.results):
-        with cells[index % columns]:
-            with st.container(border=True):
-                st.markdown(f'<span class="result-card" data-rank="{result.rank}" '
-                            f'data-query="{shown(query_name, context="attribute")}"></span>**#{result.rank}** · '
-                            f"{SENSOR_NAMES[result.sensor]} · score **{result.score:.3f}**{calibrated(result)}",
-                            unsafe_allow_html=True)
-                image = result_image(entry_json, result.row, result.sensor)
-                if image:
-                    st.image(image, width="stretch")
-                distance = f" · {result.distance_km:,.1f} km away" if result.distance_km is not None else ""
-                st.caption(f"{shown(result.pair_id)}{distance}")
-                if result.precision is not None:  # chips and scores in one element: fewer for the browser to draw
-                    st.markdown(label_chips(result.shared, result.missing, result.extra) + SCORES.format(
-                        result.precision, result.recall, result.f1), unsafe_allow_html=True)
-                else:
-                    st.markdown(label_chips(plain=result.labels), unsafe_allow_html=True)
