@@ -15,6 +15,7 @@ navigation = st.navigation([
     st.Page("pages/search.py", title="Search", icon=":material/search:", default=True, url_path="search"),
     st.Page("pages/explorer.py", title="Archive explorer", icon=":material/map:", url_path="explorer"),
     st.Page("pages/evaluation.py", title="Evaluation", icon=":material/analytics:", url_path="evaluation"),
+    st.Page("pages/compare.py", title="Compare encoders", icon=":material/compare_arrows:", url_path="compare"),
     st.Page("pages/about.py", title="About", icon=":material/info:", url_path="about"),
 ], position="hidden")
 navigation.run()

@@ -1,7 +1,9 @@
 """Archive explorer: every pair of the archive on an offline map (individual patches when few are in
 view, otherwise counts per grid cell, so that 500k pairs stay responsive), filters by label, country,
-season and split, label statistics, and a pair's S1/S2 previews with "search with this".
-Filtering, counting and aggregation are csmae_core.retrieval.browse's; the map is pages/ui/explorer_map.py."""
+season and split, label statistics, a pair's S1/S2 previews with "search with this", and the whole archive
+coloured by similarity to the search page's last query (per sensor; cells by their best or mean score).
+Filtering, counting and aggregation are csmae_core.retrieval.browse's, the scores
+csmae_core.retrieval.similarity_map's; the map is pages/ui/explorer_map.py."""
 from __future__ import annotations
 
 import json
@@ -11,16 +13,20 @@ import streamlit as st
 
 from csmae_core.retrieval.browse import TableFacts, pair_summary, table_facts
 from csmae_core.retrieval.queries import PatchFacts, archive_facts, rows_named
-from pages.ui.explorer_map import POINT_COLOUR, draw_map
-from pages.ui.explorer_view import current_view, new_click, request_view
+from csmae_core.retrieval.similarity_map import SCALES, colourable_sensors
+from pages.ui.explorer_map import POINT_COLOUR, STATISTIC_WORDS, Colouring, draw_map
+from pages.ui.explorer_view import current_view, new_click, query_problem, request_view, similarity_scores
 from pages.ui.resources import Backend, current_backend, pair_images
 from pages.ui.safe_text import shown, shown_value
-from pages.ui.state import hand_over_archive_query
+from pages.ui.state import KEY_LAST_QUERY, hand_over_archive_query
 from pages.ui.widgets import label_chips
 
 KEY_LABELS, KEY_COUNTRIES = "explorer_labels", "explorer_countries"
 KEY_SEASONS, KEY_SPLITS = "explorer_seasons", "explorer_splits"
 KEY_PAIR = "explorer_pair"
+KEY_SIMILARITY, KEY_SIMILARITY_SENSOR = "explorer_similarity", "explorer_similarity_sensor"
+KEY_SIMILARITY_SCALE, KEY_SIMILARITY_STATISTIC = "explorer_similarity_scale", "explorer_similarity_statistic"
+SCALE_NAMES = {"standardised": "how exceptional (σ)", "cosine": "cosine"}
 KEY_SEARCH = {"s2": "explorer_search_s2", "s1": "explorer_search_s1"}
 SENSOR_NAMES = {"s2": "Sentinel-2", "s1": "Sentinel-1"}
 MAX_POINTS = 2000      # more pairs than this in view: draw grid cells instead of patches
@@ -49,6 +55,75 @@ def sidebar_filters(facts: TableFacts) -> dict[str, list[str]]:
         "seasons": st.sidebar.multiselect("Season", facts.choices["season"], key=KEY_SEASONS),
         "splits": st.sidebar.multiselect("Split", facts.choices["split"], key=KEY_SPLITS),
     }
+
+
+def kept(key: str, default):
+    """The last value of similarity widget `key`. Streamlit forgets a widget's value once a run did not draw
+    it (another page, the toggle off); these settings are kept under their own keys and handed back as the
+    widget's default, so that after a new search the explorer comes back coloured the same way."""
+    return st.session_state.get(f"{key}_kept", default)
+
+
+def keep(key: str, value):
+    st.session_state[f"{key}_kept"] = value
+    return value
+
+
+def kept_radio(label: str, options: tuple[str, ...], key: str, default: str, **kwargs) -> str:
+    """A sidebar radio that keeps its value (see `kept`); `default` when the kept one is not offered."""
+    if st.session_state.get(key, options[0]) not in options:  # fewer options now (e.g. a separate-space model)
+        del st.session_state[key]
+    preferred = kept(key, default)
+    index = options.index(preferred if preferred in options else default)
+    return keep(key, st.sidebar.radio(label, options, index=index, key=key, **kwargs))
+
+
+def similarity_choices(sensors: tuple[str, ...], query_sensor: str) -> tuple[str, str, str]:
+    """(archive sensor, scale, per-cell statistic) from the sidebar; the query's own sensor first."""
+    sensor = kept_radio("Archive sensor", sensors, KEY_SIMILARITY_SENSOR,
+                        query_sensor if query_sensor in sensors else sensors[0], horizontal=True,
+                        format_func=SENSOR_NAMES.get,
+                        help=None if len(sensors) > 1 else "this model keeps S1 and S2 in separate spaces: "
+                        "only the query's own sensor can be compared with it")
+    scale = kept_radio("Scale", SCALES, KEY_SIMILARITY_SCALE, SCALES[0], format_func=SCALE_NAMES.get,
+                       help="how exceptional: standard deviations above this query's mean score over all of "
+                            "the sensor's patches (comparable across queries and sensors); cosine: the raw score")
+    statistic = kept_radio("Cells show", tuple(STATISTIC_WORDS), KEY_SIMILARITY_STATISTIC, "best",
+                           format_func=STATISTIC_WORDS.get, help="when zoomed out, a cell's colour is the score of "
+                           "its best patch (where a match is) or the mean (where the region is alike)")
+    return sensor, scale, statistic
+
+
+def similarity_colouring(backend: Backend, note) -> Colouring | None:
+    """The map's colouring by similarity to the search page's last query, or None (off, no query yet, or a
+    query this model cannot be compared with: said in the container `note`, which is always drawn, so that
+    the map below keeps its place in the page and the browser keeps its frame and view)."""
+    st.sidebar.subheader("Similarity")
+    if not keep(KEY_SIMILARITY, st.sidebar.toggle(
+            "Colour by similarity to the last search", value=kept(KEY_SIMILARITY, False), key=KEY_SIMILARITY,
+            help="every patch of the archive scored against the search page's last query")):
+        return None
+    query = st.session_state.get(KEY_LAST_QUERY)
+    if query is None:
+        note.info("Run a search first: the map is coloured by similarity to the search page's last query.")
+        note.page_link("pages/search.py", label="Go to the search page", icon=":material/search:")
+        return None
+    problem = query_problem(backend, query)
+    if problem is not None:
+        note.warning(problem)
+        return None
+    bundle = backend.bundle
+    sensors = colourable_sensors(bundle.sensors, bundle.cross_sensor, query.sensor)
+    if not sensors:
+        note.warning(f"This bundle holds no {query.sensor.upper()} patches to compare the last query with.")
+        return None
+    sensor, scale, statistic = similarity_choices(sensors, query.sensor)
+    scores = similarity_scores(backend, query, sensor)
+    note.caption(f"Coloured by similarity to the last search's query {shown(query.name, 120)} "
+               f"({query.sensor.upper()}) over the archive's {len(scores.cosine):,} {SENSOR_NAMES[sensor]} patches "
+               f"(scored in {scores.elapsed_ms:.0f} ms).")
+    return Colouring(scores.values(scale), scale, statistic, *scores.colour_range(scale), SENSOR_NAMES[sensor],
+                     len(scores.cosine), query.lonlat)
 
 
 def follow_click(facts: TableFacts, shown: dict, zoom: int, signature: str) -> bool:
@@ -136,11 +211,13 @@ def main() -> None:
     chosen = sidebar_filters(facts)
     mask = facts.filter(**chosen)
     signature = json.dumps([backend.name, chosen], sort_keys=True)
+    colouring = similarity_colouring(backend, st.container())
+    values = None if colouring is None else colouring.values
     bounds, zoom = current_view(facts, mask, signature)
-    shown = facts.viewport(mask, bounds, zoom, MAX_POINTS)
+    shown = facts.viewport(mask, bounds, zoom, MAX_POINTS, values)
     if follow_click(facts, shown, zoom, signature):
         bounds, zoom = current_view(facts, mask, signature)
-        shown = facts.viewport(mask, bounds, zoom, MAX_POINTS)
+        shown = facts.viewport(mask, bounds, zoom, MAX_POINTS, values)
     show_metrics(mask, shown)
     if not mask.any():
         st.warning("No pair matches these filters; empty a filter in the sidebar to see more.")
@@ -153,7 +230,7 @@ def main() -> None:
             selected = (row, archive_facts(backend.bundle, row, "s2"))
             pair_detail(backend, *selected)
     with map_column:
-        draw_map(facts, shown, zoom, selected)
+        draw_map(facts, shown, zoom, selected, colouring)
     label_chart(facts, mask)
 
 

@@ -29,7 +29,7 @@ from pages.ui.results_gallery import results_gallery
 from pages.ui.results_scores import shown_results
 from pages.ui.safe_text import shown, shown_message
 from pages.ui.sessions import start_session_janitor
-from pages.ui.state import (KEY_CLOUD, KEY_COUNTRIES, KEY_K, KEY_LAST_QUERY, KEY_OWN, KEY_QUERY, KEY_RADIUS,
+from pages.ui.state import (KEY_CLOUD, KEY_COUNTRIES, KEY_K, KEY_LAST_QUERY, KEY_LAST_QUERY_MODEL, KEY_OWN, KEY_QUERY, KEY_RADIUS,
                             KEY_RESPONSE, KEY_SEASONS, KEY_SNOW, KEY_SPLITS, KEY_TARGETS, QuerySpec)
 from pages.ui.trust import trust_panel
 from pages.ui.widgets import data_url, label_chips
@@ -226,7 +226,7 @@ def main() -> None:
     response = backend.engine.search(with_examples(backend, query), targets, k, filters,
                                      counterpart=not is_pair_query(spec))
     st.session_state[KEY_RESPONSE] = response
-    st.session_state[KEY_LAST_QUERY] = query
+    st.session_state[KEY_LAST_QUERY], st.session_state[KEY_LAST_QUERY_MODEL] = query, backend.name
     write_address(backend, spec, k, targets)
     with heading_box:
         st.subheader(f"{len(response.results):,} most similar patches")

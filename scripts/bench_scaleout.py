@@ -177,7 +177,6 @@ def repeated(kind: str, method: str, args, folder: Path) -> list[dict]:
 
 
 def print_report(report: dict) -> None:
-    counts = report["processes"]
     print(f"Data-parallel throughput, CPU ({report['cpus']} cores), same global work per process count, "
           f"median of {report['repeats']} (each run's rate in brackets):")
     for name, rows in report["throughput"].items():

@@ -95,8 +95,14 @@ def build(metadata: Path, out: Path, snow_cloud: Path | None = None, index: str 
               "index_build_s": round(report["build_s"], 1), "index_bytes": report["index_bytes"],
               "recall_at_10": report["recall_at_10"], "bundle_bytes": size}
     print(f"wrote {path}: {size / 2**30:.2f} GiB in {total_s:.0f} s (index build {report['build_s']:.0f} s, "
-          f"recall@10 {min(report['recall_at_10'].values()):.3f})", flush=True)
+          f"recall@10 {recall_text(report['recall_at_10'])})", flush=True)
     return result
+
+
+def recall_text(recalls: dict) -> str:
+    """The worst sensor's recall@10, or "exact" for an exact index (its report holds None)."""
+    known = [value for value in recalls.values() if value is not None]
+    return f"{min(known):.3f}" if known else "exact"
 
 
 def write_scale_catalogue(bundle: Path, catalogue: Path) -> Path:

@@ -251,7 +251,7 @@ def test_page_on_the_whole_reben_metadata_as_a_metadata_only_archive(reben_table
     """The page with 480k pairs and no pixels: fast enough and shows the metadata-only note."""
     import pages.ui.resources
 
-    bundle = SimpleNamespace(table=reben_table, manifest={"created": "reben"}, path=Path(REBEN))
+    bundle = SimpleNamespace(table=reben_table, manifest={"created": "reben"}, created="reben", path=Path(REBEN))
     backend = SimpleNamespace(name="reBEN metadata", bundle=bundle, archive=None, engine=None)
     monkeypatch.setattr(pages.ui.resources, "current_backend", lambda: backend)
     app = explorer_app()
@@ -324,3 +324,82 @@ def test_an_unknown_pair_id_is_a_warning_not_an_error():
     page.run()
     assert not page.exception
     assert len(page.warning) == 1 and len(page.image) == 0
+
+
+# ---------------------------------------------------------------- coloured by similarity to the last query
+def demo_query(bundle_name: str, row: int, sensor: str):
+    from csmae_core import Bundle
+    from csmae_core.retrieval.queries import archive_query
+
+    return archive_query(Bundle(ROOT / "assets" / "bundles" / bundle_name), row, sensor)
+
+
+def test_similarity_colouring_without_a_search_points_to_the_search_page(page):
+    page.toggle(key="explorer_similarity").set_value(True).run()
+    assert not page.exception
+    assert any("Run a search first" in info.value for info in page.info)
+    assert not any("similarity-legend" in m.value for m in page.markdown)
+
+
+def test_similarity_colouring_shows_the_legend_and_follows_sensor_and_scale(page):
+    from pages.ui.state import KEY_LAST_QUERY
+
+    page.session_state[KEY_LAST_QUERY] = demo_query("demo", 5, "s2")
+    page.toggle(key="explorer_similarity").set_value(True).run()
+    assert not page.exception, page.exception
+    legend = next(m.value for m in page.markdown if "similarity-legend" in m.value)
+    assert "standard deviations above this query's mean score" in legend and "all 60 Sentinel-2 patches" in legend
+    assert page.radio(key="explorer_similarity_sensor").value == "s2"  # the query's own sensor first
+    assert page.radio(key="explorer_similarity_sensor").options == ["Sentinel-1", "Sentinel-2"]
+    page.radio(key="explorer_similarity_sensor").set_value("s1").run()
+    page.radio(key="explorer_similarity_scale").set_value("cosine").run()
+    assert not page.exception
+    legend = next(m.value for m in page.markdown if "similarity-legend" in m.value)
+    assert "cosine similarity to the query" in legend and "all 60 Sentinel-1 patches" in legend
+    scores = page.session_state["explorer_similarity_scores"]
+    assert len(scores) == 2 and {key[2] for key in scores} == {"s1", "s2"}  # each sensor scored once, kept
+
+
+def test_similarity_colouring_refuses_a_query_of_another_model(page):
+    """The CMID demo's vectors are 192-d like CSMAE's: only the check against the bundle tells them apart."""
+    from pages.ui.state import KEY_LAST_QUERY
+
+    page.session_state[KEY_LAST_QUERY] = demo_query("cmid-demo", 5, "s2")
+    page.toggle(key="explorer_similarity").set_value(True).run()
+    assert not page.exception
+    assert any("made by another model" in w.value for w in page.warning)
+    assert not any("similarity-legend" in m.value for m in page.markdown)
+
+
+def test_similarity_settings_survive_a_visit_to_another_page(page):
+    from pages.ui.state import KEY_LAST_QUERY
+
+    page.session_state[KEY_LAST_QUERY] = demo_query("demo", 5, "s2")
+    page.toggle(key="explorer_similarity").set_value(True).run()
+    page.radio(key="explorer_similarity_statistic").set_value("mean").run()
+    page.switch_page("pages/about.py").run()
+    assert not page.exception
+    page.switch_page("pages/explorer.py").run()  # as after a new search: the map comes back coloured
+    assert not page.exception
+    assert page.toggle(key="explorer_similarity").value
+    assert page.radio(key="explorer_similarity_statistic").value == "mean"
+    assert any("cells show the mean of each cell" in m.value for m in page.markdown)
+
+
+def test_an_uploaded_query_colours_only_when_the_search_page_says_which_model_made_it(page):
+    """An upload's vector cannot be checked against the bundle: the model that made it must be recorded."""
+    from pages.ui.state import KEY_LAST_QUERY_MODEL
+    from pages.ui.state import KEY_LAST_QUERY
+
+    upload = demo_query("demo", 5, "s2")
+    upload.pair_row = None  # as an uploaded patch
+    page.session_state[KEY_LAST_QUERY] = upload
+    page.toggle(key="explorer_similarity").set_value(True).run()
+    assert any("did not record which model" in w.value for w in page.warning)
+    page.session_state[KEY_LAST_QUERY_MODEL] = "CMID demo (self-supervised on all 60 pairs)"
+    page.run()
+    assert any("used another model" in w.value for w in page.warning)
+    page.session_state[KEY_LAST_QUERY_MODEL] = page.selectbox(key="catalogue_entry").value
+    page.run()
+    assert not page.exception and not page.warning
+    assert any("similarity-legend" in m.value for m in page.markdown)

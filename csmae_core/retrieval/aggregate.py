@@ -21,7 +21,9 @@ from csmae_core.labels import LABELS_19
 Bounds = tuple[float, float, float, float]  # west, south, east, north in degrees (WGS84)
 CELLS_PER_TILE = 4  # grid cells per 256-px web-map tile side: ~64-px cells at every zoom
 MAX_ZOOM = 18
+DENSE_CELLS = 1 << 20  # grids up to this many cells are counted densely (see cell_keys)
 CELL_COLUMNS = ("lon", "lat", "count", "west", "south", "east", "north")
+VALUE_COLUMNS = ("best", "mean")  # with per-pair values (e.g. similarity to a query): their max and mean per cell
 
 
 def label_matrix(labels: Sequence[Iterable[str]]) -> np.ndarray:
@@ -103,7 +105,7 @@ def in_bounds(lon: np.ndarray, lat: np.ndarray, bounds: Bounds | None) -> tuple[
 
 
 def viewport_points(lon: np.ndarray, lat: np.ndarray, mask: np.ndarray | None, bounds: Bounds | None,
-                    zoom: float, max_points: int = 2000) -> dict:
+                    zoom: float, max_points: int = 2000, values: np.ndarray | None = None) -> dict:
     """What to draw for the current map view.
 
     Returns {"mode": "points", "rows": table rows in view, "n_in_view", "cells": empty frame} when at
@@ -111,7 +113,8 @@ def viewport_points(lon: np.ndarray, lat: np.ndarray, mask: np.ndarray | None, b
     "n_in_view", "cells": DataFrame with CELL_COLUMNS, "cell_size"}: one row per occupied grid cell of
     `cell_size(zoom)` degrees, with its number of pairs, the mean position of those pairs (where the
     circle is drawn, so it sits on the data rather than on the grid) and the cell's bounds.
-    The cell counts sum to n_in_view."""
+    The cell counts sum to n_in_view. `values`: (N,) a number per pair (e.g. its similarity to a query);
+    the cells then also hold VALUE_COLUMNS, the max and mean of their pairs' values."""
     inside, shifted = in_bounds(lon, lat, bounds)
     if mask is not None:
         inside &= np.asarray(mask, dtype=bool)
@@ -121,31 +124,67 @@ def viewport_points(lon: np.ndarray, lat: np.ndarray, mask: np.ndarray | None, b
               "cells": empty_cells()}
     if len(rows) <= max_points:
         return result
-    result.update(mode="cells", rows=np.zeros(0, dtype=np.int64), cells=grid_cells(shifted[rows], lat[rows], size))
+    in_view_values = None if values is None else np.asarray(values)[rows]
+    result.update(mode="cells", rows=np.zeros(0, dtype=np.int64),
+                  cells=grid_cells(shifted[rows], lat[rows], size, in_view_values))
     return result
 
 
-def empty_cells() -> pd.DataFrame:
-    return pd.DataFrame({c: np.zeros(0, dtype=np.int64 if c == "count" else np.float64) for c in CELL_COLUMNS})
+def empty_cells(with_values: bool = False) -> pd.DataFrame:
+    columns = CELL_COLUMNS + (VALUE_COLUMNS if with_values else ())
+    return pd.DataFrame({c: np.zeros(0, dtype=np.int64 if c == "count" else np.float64) for c in columns})
 
 
-def grid_cells(lon: np.ndarray, lat: np.ndarray, size: float) -> pd.DataFrame:
-    """Occupied cells of a regular lon/lat grid of `size` degrees (see viewport_points)."""
+def grid_cells(lon: np.ndarray, lat: np.ndarray, size: float, values: np.ndarray | None = None) -> pd.DataFrame:
+    """Occupied cells of a regular lon/lat grid of `size` degrees (see viewport_points); with `values`
+    (one per point), also their max ("best") and mean per cell (NaN values are left out of both)."""
     lon, lat = np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64)
     ix = np.floor(lon / size).astype(np.int64)
     iy = np.floor(lat / size).astype(np.int64)
     if len(ix) == 0:
-        return empty_cells()
-    span = int(iy.max() - iy.min()) + 1
-    keys, first, inverse, counts = np.unique((ix - ix.min()) * span + (iy - iy.min()), return_index=True,
-                                             return_inverse=True, return_counts=True)
-    cx, cy = ix[first], iy[first]
-    return pd.DataFrame({
+        return empty_cells(values is not None)
+    keys, inverse, counts, span = cell_keys(ix - ix.min(), iy - iy.min())
+    cx, cy = keys // span + ix.min(), keys % span + iy.min()
+    cells = pd.DataFrame({
         "lon": np.bincount(inverse, weights=lon, minlength=len(keys)) / counts,
         "lat": np.bincount(inverse, weights=lat, minlength=len(keys)) / counts,
         "count": counts.astype(np.int64),
         "west": cx * size, "south": cy * size, "east": (cx + 1) * size, "north": (cy + 1) * size,
     }, columns=list(CELL_COLUMNS))
+    if values is not None:
+        cells["best"], cells["mean"] = cell_statistics(inverse, np.asarray(values, dtype=np.float64), len(keys))
+    return cells
+
+
+def cell_keys(ix: np.ndarray, iy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """(occupied cell keys ascending, each point's index into them, points per cell, column span) of points
+    in grid cells (ix, iy >= 0); key = ix * span + iy. A view spans a few hundred cells, so they are counted
+    with one bincount over the dense grid (~10 ms for 550k points; np.unique's sort took ~60 ms); a sparse
+    grid (the whole world at a fine zoom) falls back to np.unique."""
+    span = int(iy.max()) + 1
+    keys = ix * span + iy
+    dense = (int(ix.max()) + 1) * span
+    if dense > DENSE_CELLS:
+        unique, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
+        return unique, inverse.reshape(-1), counts, span
+    every = np.bincount(keys, minlength=dense)
+    occupied = np.flatnonzero(every)
+    position = np.zeros(dense, dtype=np.int64)
+    position[occupied] = np.arange(len(occupied))
+    return occupied, position[keys], every[occupied], span
+
+
+def cell_statistics(inverse: np.ndarray, values: np.ndarray, cells: int) -> tuple[np.ndarray, np.ndarray]:
+    """(max, mean) of `values` per cell (`inverse`: each value's cell); NaN for a cell without a finite value.
+    np.maximum.at: ~1 ms for 550k values (unbuffered ufuncs are fast since NumPy 1.25)."""
+    finite = np.isfinite(values)
+    inverse, values = inverse[finite], values[finite]
+    best = np.full(cells, -np.inf)
+    np.maximum.at(best, inverse, values)
+    counted = np.bincount(inverse, minlength=cells)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.bincount(inverse, weights=values, minlength=cells) / counted
+    return np.where(counted > 0, best, np.nan), np.where(counted > 0, mean, np.nan)
 
 
 def data_bounds(lon: np.ndarray, lat: np.ndarray, mask: np.ndarray | None = None) -> Bounds | None:

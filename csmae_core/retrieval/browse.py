@@ -70,9 +70,11 @@ class TableFacts:
         """The bounds of the selected pairs, or `home` when none of them has coordinates."""
         return data_bounds(self.lon, self.lat, mask) or self.home
 
-    def viewport(self, mask: np.ndarray, bounds: Bounds, zoom: float, max_points: int) -> dict:
-        """What to draw in the view (see aggregate.viewport_points: patches, or counts per grid cell)."""
-        return viewport_points(self.lon, self.lat, mask, bounds, zoom, max_points)
+    def viewport(self, mask: np.ndarray, bounds: Bounds, zoom: float, max_points: int,
+                 values: np.ndarray | None = None) -> dict:
+        """What to draw in the view (see aggregate.viewport_points: patches, or counts per grid cell, with
+        the max and mean of `values` per cell when given)."""
+        return viewport_points(self.lon, self.lat, mask, bounds, zoom, max_points, values)
 
     def rows_in_view(self, mask: np.ndarray, shown: dict, bounds: Bounds) -> np.ndarray:
         """Table rows of the selected pairs in view (the shown patches, or all those inside the cells)."""

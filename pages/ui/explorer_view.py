@@ -1,11 +1,13 @@
 """The archive explorer's map view, kept in session state: which bounds and zoom the server aggregates
-for, moving the map, and the clicks it reports. The map itself is drawn by explorer_map.py.
+for, moving the map, the clicks it reports, and the similarity scores it is coloured by (the last search's
+query checked against the model in use, scored once). The map itself is drawn by explorer_map.py.
 
 The browser reports its view only after it has drawn it, so right after the filters change the server
 fits the view to the filtered pairs itself (csmae_core.retrieval.aggregate.fit_view) and uses that
 until the browser reports a different one."""
 from __future__ import annotations
 
+import hashlib
 import json
 
 import numpy as np
@@ -13,6 +15,8 @@ import streamlit as st
 
 from csmae_core.retrieval.aggregate import Bounds, fit_view, view_bounds
 from csmae_core.retrieval.browse import TableFacts
+from csmae_core.retrieval.similarity_map import SimilarityScores, query_is_archive_pair, score_archive
+from pages.ui.state import KEY_LAST_QUERY_MODEL
 
 KEY_MAP, KEY_VIEW, KEY_CLICK = "explorer_map", "explorer_view", "explorer_click"
 MAP_HEIGHT, MAP_WIDTH_GUESS = 560, 900
@@ -70,3 +74,37 @@ def new_click() -> tuple[float, float] | None:
         return None
     st.session_state[KEY_CLICK] = clicked
     return float(clicked["lng"]), float(clicked["lat"])
+
+
+# ---------------------------------------------------------------- colouring by similarity to the last query
+KEY_SCORES = "explorer_similarity_scores"
+
+
+def query_problem(backend, query) -> str | None:
+    """Why the last search's `query` cannot colour this backend's archive (None: it can). A vector made by
+    another model of the same width would colour the map with numbers that mean nothing, so it is refused."""
+    bundle, again = backend.bundle, "run the search again with the model chosen in the sidebar"
+    width = int(np.asarray(query.embedding).reshape(-1).shape[0])
+    if width != bundle.dim:
+        return f"The last search's query is a {width}-d vector but this model's are {bundle.dim}-d: {again}."
+    made_by = st.session_state.get(KEY_LAST_QUERY_MODEL)
+    if made_by is not None:
+        return None if made_by == backend.name else f"The last search used another model: {again}."
+    if query.pair_row is not None:
+        if query_is_archive_pair(bundle.embeddings, int(query.pair_row), query.embedding):
+            return None
+        return f"The last search's query was made by another model than the one chosen: {again}."
+    return f"The search page did not record which model made the last (uploaded) query: {again}."
+
+
+def similarity_scores(backend, query, sensor: str) -> SimilarityScores:
+    """The query's SimilarityScores over `sensor`'s patches, computed once per query, bundle and sensor
+    (moving or filtering the map reruns the page; scoring 550k vectors again each time would not do)."""
+    vector = np.ascontiguousarray(query.embedding, dtype=np.float32)
+    key = (str(backend.bundle.path), backend.bundle.created, sensor, hashlib.sha1(vector.tobytes()).hexdigest())
+    kept = st.session_state.get(KEY_SCORES) or {}
+    if key not in kept:
+        kept = {k: v for k, v in kept.items() if k[:2] == key[:2] and k[3] == key[3]}  # the other sensor stays
+        kept[key] = score_archive(backend.bundle.embeddings[sensor], vector, sensor, query.pair_row)
+        st.session_state[KEY_SCORES] = kept
+    return kept[key]

@@ -56,7 +56,8 @@ def load_backend(entry_json: str) -> Backend:
 
 
 PAGES = (("pages/search.py", "Search", ":material/search:"), ("pages/explorer.py", "Archive explorer", ":material/map:"),
-         ("pages/evaluation.py", "Evaluation", ":material/analytics:"), ("pages/about.py", "About", ":material/info:"))
+         ("pages/evaluation.py", "Evaluation", ":material/analytics:"),
+         ("pages/compare.py", "Compare encoders", ":material/compare_arrows:"), ("pages/about.py", "About", ":material/info:"))
 
 
 def page_menu() -> None:

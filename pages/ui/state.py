@@ -16,6 +16,7 @@ KEY_PAGE, KEY_CAME_FROM = "page_now", "page_before"  # the page script of this r
 KEY_SPLITS, KEY_COUNTRIES, KEY_SEASONS = "filter_splits", "filter_countries", "filter_seasons"
 KEY_SNOW, KEY_CLOUD, KEY_OWN, KEY_RADIUS = "filter_snow", "filter_cloud", "filter_own", "filter_radius"
 KEY_LAST_QUERY = "last_query"  # the csmae_core Query of the search page's last search (other pages reuse it)
+KEY_LAST_QUERY_MODEL = "last_query_model"  # the catalogue entry (name) whose model made that Query's vector
 
 
 @dataclass
