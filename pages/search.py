@@ -189,6 +189,18 @@ def fewer_than_asked(response: SearchResponse, k: int, filters: Filters) -> None
         st.caption(f"k = {k:,} asked, {found:,} available: {where} no more patches of the sensors searched.")
 
 
+def own_top_score(backend: Backend, query: Query, searched: Query, response: SearchResponse, targets,
+                  filters: Filters) -> float:
+    """The query's own best score over the whole archive, for the trust panel's out-of-distribution check:
+    examples move the searched vector and filters or an area restrict the archive, and either would make an
+    ordinary query look unusual (one more k = 1 search, a few ms)."""
+    plain = Filters(exclude_query_pair=filters.exclude_query_pair)
+    if searched is query and filters == plain:
+        return response.results[0].score
+    best = backend.engine.search(query, targets, 1, plain, counterpart=False).results
+    return best[0].score if best else response.results[0].score
+
+
 def main() -> None:
     start_session_janitor()
     backend = current_backend()
@@ -223,8 +235,8 @@ def main() -> None:
     query.labels = facts.labels or (None if spec.kind == "upload" else [])
     with examples_box:
         examples_strip(backend)
-    response = backend.engine.search(with_examples(backend, query), targets, k, filters,
-                                     counterpart=not is_pair_query(spec))
+    searched = with_examples(backend, query)
+    response = backend.engine.search(searched, targets, k, filters, counterpart=not is_pair_query(spec))
     st.session_state[KEY_RESPONSE] = response
     st.session_state[KEY_LAST_QUERY], st.session_state[KEY_LAST_QUERY_MODEL] = query, backend.name
     write_address(backend, spec, k, targets)
@@ -237,7 +249,8 @@ def main() -> None:
         fewer_than_asked(response, k, filters)
         visible = shown_results(response.results)
     with panel:
-        trust_panel(backend, entry_json, query_bands(spec, pair), response.results[0].score, targets)
+        trust_panel(backend, entry_json, query_bands(spec, pair),
+                    own_top_score(backend, query, searched, response, targets, filters), targets)
     with map_box:
         results_map(backend, entry_json, visible, facts.bbox, data_url(image) if image is not None else None)
     with gallery_box:

@@ -368,3 +368,17 @@ def test_an_example_over_the_limit_is_refused_with_a_message(bundle):
     ok(at.run()).button(key="query_positive").click().run()
     assert len(ok(at).session_state[KEY_EXAMPLES]) == 49
     assert any("at most 49 examples (the query itself is one more)" in w.value for w in at.warning)
+
+
+def test_an_area_around_a_dissimilar_patch_does_not_make_the_query_look_out_of_distribution(bundle):
+    """The trust panel judges the query by its best score over the whole archive, not the restricted one."""
+    at = ok(page(0, "s2"))
+    assert not [w for w in at.warning if "Out of distribution" in w.value]
+    scores = bundle.embeddings["s2"] @ bundle.embeddings["s2"][0]
+    far = int(np.argmin(scores))
+    lon, lat, d = float(bundle.table.loc[far, "lon"]), float(bundle.table.loc[far, "lat"]), 0.001
+    square = {"type": "Polygon", "coordinates": [[[lon - d, lat - d], [lon + d, lat - d], [lon + d, lat + d],
+                                                  [lon - d, lat + d], [lon - d, lat - d]]]}
+    ok(upload_area(at, square))
+    assert {row for row, _ in shown_rows(at)} == {far}
+    assert not [w for w in at.warning if "Out of distribution" in w.value]
