@@ -114,7 +114,7 @@ def test_hostile_addresses_show_plain_text_and_link_load_or_run_nothing(page, ap
         assert_inert(page, dialogs)
     page.goto(f"{app_url}/?pair=S2A_MSIL2A_20170613T101031_87_48&k={'9' * 5000}")
     page.get_by_text(RESULTS).wait_for(timeout=60_000)  # the default k, and the message
-    assert page.get_by_text("k must be a whole number from 1 to 50").count() == 1
+    assert page.get_by_text("k must be a whole number from 1 to 1000").count() == 1
     assert_inert(page, dialogs)
 
 
@@ -157,9 +157,14 @@ def test_a_hostile_archive_shows_its_names_plainly_in_results_maps_and_the_explo
     popups = map_frame.evaluate(OPEN_EVERY_POPUP)  # their HTML holds pair ids and labels
     assert len(popups) == 50 and any("evil" in text for text in popups)
     assert frame.locator(".leaflet-popup-content a").count() == 0
-    assert page.locator(".result-card").count() == 50
+    # the gallery is paged (pages/ui/results_gallery.PAGE_SIZE = 25): all 50 cards, on two pages
+    assert page.locator(".result-card").count() == 25
     assert_inert(page, dialogs)
     page.screenshot(path=str(OUTPUT / "hostile-archive-results.png"), full_page=True)
+    page.get_by_role("button", name="Next ›").first.click()
+    page.locator('.result-card[data-rank="50"]').wait_for(state="attached", timeout=60_000)
+    assert page.locator(".result-card").count() == 25
+    assert_inert(page, dialogs)
     page.goto(f"{payload_app}/explorer")
     page.locator('[data-testid="stMetric"]', has_text="Pairs shown").wait_for(timeout=90_000)
     settled(page)
