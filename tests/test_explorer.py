@@ -334,6 +334,14 @@ def demo_query(bundle_name: str, row: int, sensor: str):
     return archive_query(Bundle(ROOT / "assets" / "bundles" / bundle_name), row, sensor)
 
 
+def coloured(page, bundle_name: str = "demo", row: int = 5, sensor: str = "s2"):
+    """The explorer coloured by similarity to an archive query of `bundle_name`'s model (the last search's)."""
+    from pages.ui.state import KEY_LAST_QUERY
+
+    page.session_state[KEY_LAST_QUERY] = demo_query(bundle_name, row, sensor)
+    return page.toggle(key="explorer_similarity").set_value(True).run()
+
+
 def test_similarity_colouring_without_a_search_points_to_the_search_page(page):
     page.toggle(key="explorer_similarity").set_value(True).run()
     assert not page.exception
@@ -342,10 +350,7 @@ def test_similarity_colouring_without_a_search_points_to_the_search_page(page):
 
 
 def test_similarity_colouring_shows_the_legend_and_follows_sensor_and_scale(page):
-    from pages.ui.state import KEY_LAST_QUERY
-
-    page.session_state[KEY_LAST_QUERY] = demo_query("demo", 5, "s2")
-    page.toggle(key="explorer_similarity").set_value(True).run()
+    coloured(page, "demo")
     assert not page.exception, page.exception
     legend = next(m.value for m in page.markdown if "similarity-legend" in m.value)
     assert "standard deviations above this query's mean score" in legend and "all 60 Sentinel-2 patches" in legend
@@ -362,20 +367,14 @@ def test_similarity_colouring_shows_the_legend_and_follows_sensor_and_scale(page
 
 def test_similarity_colouring_refuses_a_query_of_another_model(page):
     """The CMID demo's vectors are 192-d like CSMAE's: only the check against the bundle tells them apart."""
-    from pages.ui.state import KEY_LAST_QUERY
-
-    page.session_state[KEY_LAST_QUERY] = demo_query("cmid-demo", 5, "s2")
-    page.toggle(key="explorer_similarity").set_value(True).run()
+    coloured(page, "cmid-demo")
     assert not page.exception
     assert any("made by another model" in w.value for w in page.warning)
     assert not any("similarity-legend" in m.value for m in page.markdown)
 
 
 def test_similarity_settings_survive_a_visit_to_another_page(page):
-    from pages.ui.state import KEY_LAST_QUERY
-
-    page.session_state[KEY_LAST_QUERY] = demo_query("demo", 5, "s2")
-    page.toggle(key="explorer_similarity").set_value(True).run()
+    coloured(page, "demo")
     page.radio(key="explorer_similarity_statistic").set_value("mean").run()
     page.switch_page("pages/about.py").run()
     assert not page.exception
