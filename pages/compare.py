@@ -13,7 +13,9 @@ import streamlit as st
 from csmae_core import CsmaeError
 from csmae_core.catalogue import catalogue_path
 from csmae_core.retrieval.encoder_comparison import check_same_archive, compare_on_pair, shared_results
-from pages.ui.compare_view import SENSOR_NAMES, agreement_caption, answer_column, thumbnail
+from csmae_core.retrieval.queries import rows_named
+from pages.ui.compare_view import agreement_caption, answer_column
+from pages.ui.results import SENSOR_NAMES, result_image
 from pages.ui.resources import Backend, current_backend, load_backend, load_catalogue
 from pages.ui.safe_text import shown, shown_message, shown_value
 from pages.ui.state import KEY_QUERY
@@ -79,8 +81,7 @@ def take_search_query(backend: Backend) -> None:
 
 def query_pickers(backend: Backend) -> tuple[str | None, str, list[str], int]:
     """(pair id or None, query sensor, target sensors, k)."""
-    ids = backend.bundle.table["pair_id"].astype(str).tolist()
-    options = ids[:MAX_OPTIONS]
+    options = backend.bundle.table["pair_id"].iloc[:MAX_OPTIONS].astype(str).tolist()  # not all 550k per rerun
     current = st.session_state.get(KEY_PAIR)
     if current and current not in options:
         options.insert(0, current)
@@ -98,9 +99,9 @@ def query_pickers(backend: Backend) -> tuple[str | None, str, list[str], int]:
 
 def query_summary(backend: Backend, pair_id: str, sensor: str) -> None:
     """The query's image and labels (from the first model's archive)."""
-    row = int(backend.bundle.table.index[backend.bundle.table["pair_id"].astype(str) == pair_id][0])
+    row = int(rows_named(backend.bundle, pair_id)[0])  # compare_on_pair has found it
     image_column, text_column = st.columns([1, 6], vertical_alignment="center")
-    image = thumbnail(json.dumps(backend.entry, sort_keys=True), row, sensor)
+    image = result_image(json.dumps(backend.entry, sort_keys=True), row, sensor)
     if image is not None:
         image_column.image(image, width=96)
     text_column.markdown(f"**Query** {SENSOR_NAMES[sensor]} image of {shown(pair_id, 120)}")

@@ -3,27 +3,15 @@ top results (thumbnail, sensor, score, label chips against the query's labels); 
 found are marked, so agreement and disagreement are visible at a glance."""
 from __future__ import annotations
 
-import numpy as np
 import streamlit as st
 
-from csmae_core.preview import preview
 from csmae_core.retrieval.encoder_comparison import EncoderAnswer
 from csmae_core.retrieval.search import RANK_DEPTH, Result
-from pages.ui.resources import load_backend
+from pages.ui.results import SENSOR_NAMES, result_image
 from pages.ui.safe_text import shown
 from pages.ui.widgets import label_chips
 
-SENSOR_NAMES = {"s1": "Sentinel-1", "s2": "Sentinel-2"}
 THUMBNAIL_PX = 88
-
-
-@st.cache_data(max_entries=2048, show_spinner=False)
-def thumbnail(entry_json: str, row: int, sensor: str) -> np.ndarray | None:
-    """uint8 RGB preview of archive patch `row` of `sensor` (None: the archive has no pixels); per server."""
-    backend = load_backend(entry_json)
-    if backend.archive is None:
-        return None
-    return preview(sensor, backend.archive[int(row)].record(sensor).bands)
 
 
 def metric_columns(answer: EncoderAnswer) -> None:
@@ -42,7 +30,7 @@ def metric_columns(answer: EncoderAnswer) -> None:
 
 def result_row(entry_json: str, result: Result, in_both: bool) -> None:
     image_column, text_column = st.columns([1, 4], vertical_alignment="center")
-    image = thumbnail(entry_json, result.row, result.sensor)
+    image = result_image(entry_json, result.row, result.sensor)  # the search page's cached preview
     if image is not None:
         image_column.image(image, width=THUMBNAIL_PX)
     both = " · :green-badge[found by both]" if in_both else ""

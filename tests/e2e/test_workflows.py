@@ -66,3 +66,25 @@ def test_an_example_and_a_drawn_rectangle_restrict_the_search(page, app_url):
     assert found and {country[pair] for pair in found if pair in country} == {"Finland"}
     assert not page.errors and not page.blocked_requests
     page.screenshot(path=str(OUTPUT / "workflows.png"), full_page=True)
+
+
+def test_the_result_downloads_are_made_when_clicked_and_hold_every_result(page, app_url):
+    """The page hands the results files out on click (built then, not on every rerun): a real download."""
+    import csv
+    import io
+    import json
+
+    table = Bundle(ROOT / "assets" / "bundles" / "demo").table
+    page.goto(f"{app_url}/?pair={table.at[3, 'pair_id']}&sensor=s2&k=12")
+    page.get_by_text(RESULTS).wait_for(timeout=90_000)
+    files = {}
+    for label in ("Download CSV", "Download GeoJSON"):
+        with page.expect_download(timeout=30_000) as download:
+            page.get_by_role("button", name=label).click()
+        files[label] = open(download.value.path(), encoding="utf-8").read()
+    rows = list(csv.DictReader(io.StringIO(files["Download CSV"])))
+    assert [int(row["rank"]) for row in rows] == list(range(1, 13))
+    features = json.loads(files["Download GeoJSON"])["features"]
+    ranks = [f["properties"].get("rank") for f in features if f["properties"].get("rank") is not None]
+    assert ranks == list(range(1, 13)) and all(f["geometry"] for f in features)
+    assert not page.errors and not page.blocked_requests
