@@ -1,5 +1,6 @@
 """The search page's address is its state: each archive search writes `?pair=...&sensor=...&k=...&targets=...`
-(and its archive examples, their weight and a small area of interest: pages/ui/address.py) (Streamlit's st.query_params pushes one browser-history entry per change), an upload search writes an
+plus its archive examples, their weight and a small area of interest (pages/ui/address.py); Streamlit's
+st.query_params pushes one browser-history entry per change. An upload search writes an
 empty address, and an address the page did not write itself (a shared link, a reload, Back or Forward:
 the browser reruns the page with that entry's address) is followed: its search becomes the query.
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 import streamlit as st
 
 from csmae_core.retrieval.queries import patch_name, rows_named
-from pages.ui.address import (Address, AddressExample, address_of, area_parameter, known_parameters, parse_address,
+from pages.ui.address import (Address, AddressExample, address_of, known_parameters, parse_address,
                               query_sensors)
 from pages.ui.area_input import current_area, set_area
 from pages.ui.examples import archive_example, current_examples, negative_weight, set_examples
@@ -91,7 +92,7 @@ def write_address(backend: Backend, spec: QuerySpec, k: int, targets: list[str])
                             address_examples(backend), negative_weight(), current_area())
     else:
         params = {}
-    st.session_state[KEY_ADDRESS_NOTE] = address_note(spec)
+    st.session_state[KEY_ADDRESS_NOTE] = address_note(spec, params)
     if params != known_parameters(st.query_params.to_dict()):
         st.query_params.from_dict(params)
     st.session_state[KEY_WRITTEN] = params
@@ -103,14 +104,13 @@ def address_examples(backend: Backend) -> list[AddressExample]:
             for e in current_examples() if e.row is not None]
 
 
-def address_note(spec: QuerySpec) -> str | None:
-    """What a shared link of this search would miss (None: nothing)."""
+def address_note(spec: QuerySpec, params: dict[str, str]) -> str | None:
+    """What a shared link of this search (its address `params`) would miss (None: nothing)."""
     if spec.kind != "archive":
         return "An upload's search has no address: save the session to keep it."
     missing = []
     if any(e.row is None for e in current_examples()):
         missing.append("examples that are no single archive patch (uploads, S1+S2 pairs)")
-    area = current_area()
-    if area is not None and area_parameter(area) is None:
+    if current_area() is not None and "area" not in params:  # address_of leaves out what area_parameter cannot fit
         missing.append("the area of interest (too large for an address)")
     return f"The address does not hold {' and '.join(missing)}: save the session to keep them." if missing else None
