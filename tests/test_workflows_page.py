@@ -382,3 +382,12 @@ def test_an_area_around_a_dissimilar_patch_does_not_make_the_query_look_out_of_d
     ok(upload_area(at, square))
     assert {row for row, _ in shown_rows(at)} == {far}
     assert not [w for w in at.warning if "Out of distribution" in w.value]
+
+
+def test_the_page_says_when_its_address_cannot_hold_the_area():
+    """An area too long for a link is searched, left out of the address, and the page says so."""
+    angles = np.linspace(0, 2 * np.pi, 400, endpoint=False)
+    ring = [[round(15 + 20 * np.cos(a), 6), round(50 + 15 * np.sin(a), 6)] for a in angles]
+    at = ok(upload_area(ok(page(0, "s2")), {"type": "Polygon", "coordinates": [ring + ring[:1]]}))
+    assert "area" not in at.query_params and "pair" in at.query_params
+    assert any("the area of interest (too large for an address)" in c.value for c in at.caption)
