@@ -33,7 +33,7 @@ from pages.ui.state import (KEY_CLOUD, KEY_COUNTRIES, KEY_K, KEY_LAST_QUERY, KEY
                             KEY_RESPONSE, KEY_SEASONS, KEY_SNOW, KEY_SPLITS, KEY_TARGETS, QuerySpec)
 from pages.ui.trust import trust_panel
 from pages.ui.widgets import data_url, label_chips
-from pages.ui.workflow_io import workflow_downloads
+from pages.ui.workflow_io import session_controls, workflow_downloads
 
 
 
@@ -133,7 +133,9 @@ def query_panel(spec: QuerySpec, facts: PatchFacts, image: np.ndarray | None) ->
 
 
 # ---------------------------------------------------------------- options and results
-def search_options(backend: Backend, spec: QuerySpec) -> tuple[list[str], int, Filters]:
+def search_options(backend: Backend, spec: QuerySpec | None) -> tuple[list[str], int, Filters]:
+    """Targets, k and filters; drawn before the first query too (set them first, then pick the query), so the
+    first search of a page adds fewer elements to it."""
     engine = backend.engine
     left, middle = st.columns([2, 1])
     # defaults through session state, which a shared link may already have set
@@ -144,8 +146,9 @@ def search_options(backend: Backend, spec: QuerySpec) -> tuple[list[str], int, F
                                   help="cross-sensor retrieval: an S1 query can find S2 patches")
         targets = [s for s, n in SENSOR_NAMES.items() if n in chosen] or list(SENSORS)
     else:  # distances between separately trained S1 and S2 spaces mean nothing
-        targets = [spec.sensor]
-        left.caption(f"Searching {SENSOR_NAMES[spec.sensor]} only: this model embeds S1 and S2 in separate "
+        targets = [spec.sensor] if spec is not None else []
+        searched = SENSOR_NAMES[spec.sensor] if spec is not None else "the query's sensor"
+        left.caption(f"Searching {searched} only: this model embeds S1 and S2 in separate "
                      "spaces (pick a cross-sensor model in the sidebar to search across sensors)")
     k = middle.slider("Results (k)", 1, MAX_K, key=KEY_K,  # the address's limit: a shared link holds any k
                       help=f"up to {MAX_K:,}: the gallery is paged, the map clusters the results beyond the best")
@@ -157,7 +160,8 @@ def search_options(backend: Backend, spec: QuerySpec) -> tuple[list[str], int, F
         d, e, f, g = st.columns(4)
         snow = d.checkbox("Exclude seasonal snow", key=KEY_SNOW)
         cloud = e.checkbox("Exclude cloud / shadow", key=KEY_CLOUD)
-        own = f.checkbox("Exclude the query's own pair", True, key=KEY_OWN, disabled=spec.kind != "archive")
+        own = f.checkbox("Exclude the query's own pair", True, key=KEY_OWN,
+                         disabled=spec is None or spec.kind != "archive")
         radius = g.number_input("Exclude results within (km)", 0.0, 5000.0, 0.0, 5.0, key=KEY_RADIUS)
         area = area_input(backend)
     filters = Filters(frozenset(splits) or None, frozenset(countries) or None, frozenset(seasons) or None,
@@ -216,10 +220,14 @@ def main() -> None:
     with inputs:
         query_input(backend)
     spec = st.session_state.get(KEY_QUERY)
+    with options_box:
+        targets, k, filters = search_options(backend, spec)
     if spec is None:
         panel.info("Upload a patch, click the map, pick a pair from the table, or try a random example.")
         with map_box:
             results_map(backend, entry_json, [], None, None)
+        with gallery_box:
+            session_controls(backend, None)
         return
     started = time.perf_counter()
     try:
@@ -230,8 +238,6 @@ def main() -> None:
         return
     with panel:
         query_panel(spec, facts, image)
-    with options_box:
-        targets, k, filters = search_options(backend, spec)
     query.labels = facts.labels or (None if spec.kind == "upload" else [])
     with examples_box:
         examples_strip(backend)

@@ -100,7 +100,7 @@ def upload_search(browser, url: str) -> list[tuple[str, dict]]:
     context, page, timeline = open_page(browser, url)
     files = sorted(str(p) for p in UPLOAD_DIR.glob("*.tif"))
     try:
-        uploader = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
+        uploader = page.locator('.st-key-upload_files [data-testid="stFileUploaderDropzoneInput"]')
         return [("upload", measured(page, timeline, lambda: uploader.set_input_files(files)))]
     finally:
         context.close()

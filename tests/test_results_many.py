@@ -1,6 +1,6 @@
 """Hundreds of results on the search page (AppTest, the real demo model and archive): k up to 1,000 capped by
 the archive and saying so, the paged gallery, results grouped by sensor, the minimum score hiding results in
-the gallery and on the map, and the detail view an "Inspect" button opens."""
+the gallery and on the map, and the detail view a card's "Inspect" toggle opens."""
 import json
 from html import unescape
 
@@ -80,15 +80,21 @@ def test_the_minimum_score_hides_results_in_the_gallery_and_says_how_many():
 
 def test_inspect_opens_the_detail_view_of_that_result():
     at = archive_search(30)
-    at.button(key="inspect_all_2").click().run()
+    at.button_group(key="feedback_all_2").set_value(["Inspect"]).run()
     assert not at.exception
     assert any("Inspecting #2" in m.value for m in at.markdown)
+    assert at.button_group(key="feedback_all_2").value == ["Inspect"]  # the card shows which one is open
     second = at.session_state["response"].results[1]
     assert at.session_state["inspect_result"] == (second.sensor, second.row)
     # the match view of that result (pages/ui/match_view.py): its token maps, explained in one caption
     assert any("token of the encoder" in c.value for c in at.caption)
+    at.button_group(key="feedback_all_3").set_value(["Inspect"]).run()  # another card: its result instead
+    assert any("Inspecting #3" in m.value for m in at.markdown) and not any("Inspecting #2" in m.value
+                                                                              for m in at.markdown)
+    assert at.button_group(key="feedback_all_2").value == [] and at.button_group(key="feedback_all_3").value == ["Inspect"]
     at.button(key="inspect_close").click().run()
     assert not any("Inspecting #" in m.value for m in at.markdown) and not at.exception
+    assert at.button_group(key="feedback_all_3").value == []
     assert not any("token of the encoder" in c.value for c in at.caption)
 
 

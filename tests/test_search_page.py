@@ -1,4 +1,5 @@
 """AppTest of the search page (home): archive queries, uploads, filters, URL restore, exports."""
+import html
 import json
 
 import pytest
@@ -50,8 +51,9 @@ def test_archive_table_pick_k_and_filters():
     at.multiselect(key="filter_countries").set_value(["Finland"]).run()
     assert not at.exception
     at.multiselect(key="targets").set_value(["Sentinel-2"]).run()
-    captions = " ".join(c.value for c in at.caption)
-    assert "S2A_" in captions or "S2B_" in captions
+    cards = [html.unescape(m.value) for m in at.markdown if "result-card" in m.value]  # text, pair id, labels
+    assert "S2A_" in " ".join(cards) or "S2B_" in " ".join(cards)
+    assert cards and all("Sentinel-2 · score" in card for card in cards)
     at.multiselect(key="filter_countries").set_value([]).run()
     at.multiselect(key="filter_splits").set_value(["test"]).run()
     assert results_heading(at)

@@ -237,24 +237,21 @@ def _upload_vector(backend: Backend, record) -> np.ndarray:
     return backend.encoder.embed_records([record], record.sensor)[0]
 
 
-def feedback_buttons(backend: Backend, result: Result, key: str) -> None:
-    """Inside a gallery card: "More like this" / "Less like this" (one or neither) and "Accept" (into the
-    training set), as one pills widget whose state follows the examples (a strip's remove shows here)."""
+def feedback_state(result: Result) -> list[str]:
+    """The FEEDBACK_CHOICES a result's card shows selected: its role among the examples (a strip's remove
+    shows on the card) and whether it is accepted."""
     chosen = []
     role = example_role(result.row, result.sensor)
     if role is not None:
         chosen.append(FEEDBACK_CHOICES[0] if role else FEEDBACK_CHOICES[1])
     if (result.row, result.sensor) in accepted():
         chosen.append(FEEDBACK_CHOICES[2])
-    st.session_state[key] = chosen
-    st.pills("Feedback", FEEDBACK_CHOICES, selection_mode="multi", key=key, label_visibility="collapsed",
-             format_func=lambda c: f"{CHOICE_ICONS[c]} {c}", on_change=_feedback_changed,
-             args=(backend, result, key, tuple(chosen)))
+    return chosen
 
 
-def _feedback_changed(backend: Backend, result: Result, key: str, before: tuple[str, ...]) -> None:
-    now = set(st.session_state.get(key) or [])
-    added, removed = now - set(before), set(before) - now
+def apply_feedback(backend: Backend, result: Result, added: set[str], removed: set[str]) -> None:
+    """A card's choices changed: `added` / `removed` FEEDBACK_CHOICES make or drop the result as an example,
+    and accept it or take it back."""
     more, less, accept = FEEDBACK_CHOICES
     if more in added or less in added:
         positive = more in added

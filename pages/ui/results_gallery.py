@@ -1,6 +1,9 @@
 """The gallery of a search's results: PAGE_SIZE cards a page (only the shown page's images are built), one
-paged section, or one per sensor on request; each card has feedback buttons and an "Inspect" button that
-opens the detail view of that one result (pages/ui/match_view.py) above the gallery."""
+paged section, or one per sensor on request. A card is three elements: its image, its text and labels in
+one Markdown element, and one row of toggles: the feedback choices (pages/ui/examples.py) and "Inspect", which
+opens the detail view of that one result (pages/ui/match_view.py) above the gallery. The browser's time of a
+search grows with the elements a run sends (scripts/bench_browser.py, docs/BENCHMARKS.md): cards of six
+elements each (text, image, caption, chips, feedback, Inspect button) cost the first search of a page ~0.2 s."""
 from __future__ import annotations
 
 import math
@@ -9,7 +12,7 @@ import streamlit as st
 
 from csmae_core.record import PatchRecord
 from csmae_core.retrieval.search import Result
-from pages.ui.examples import feedback_buttons
+from pages.ui.examples import CHOICE_ICONS, FEEDBACK_CHOICES, apply_feedback, feedback_state
 from pages.ui.match_view import match_panel
 from pages.ui.resources import Backend
 from pages.ui.results import SENSOR_NAMES, result_image
@@ -24,6 +27,10 @@ KEY_GALLERY_FOR = "gallery_for"    # the results the page numbers belong to (new
 PAGE_KEY = "gallery_page_{}"       # the page number of a section ("all", "s1", "s2")
 SCORES = ('<span class="result-scores" style="display:block;font-size:0.8rem;color:rgba(49,51,63,0.6);'
           'margin-top:0.25rem">prec {:.2f} · rec {:.2f} · F1 {:.2f}</span>')
+CAPTION = '<span class="result-caption" style="display:block;font-size:0.8rem;color:rgba(49,51,63,0.6)">{}</span>'
+INSPECT = "Inspect"
+ACTIONS = (*FEEDBACK_CHOICES, INSPECT)
+ACTION_ICONS = {**CHOICE_ICONS, INSPECT: ":material/zoom_in:"}
 
 
 def results_gallery(backend: Backend, entry_json: str, results: list[Result], query_name: str,
@@ -87,23 +94,48 @@ def turn(key: str, step: int, pages: int) -> None:
 
 def result_card(backend: Backend, entry_json: str, result: Result, query_name: str, section: str) -> None:
     with st.container(border=True):
-        st.markdown(f'<span class="result-card" data-rank="{result.rank}" '
-                    f'data-query="{shown(query_name, context="attribute")}"></span>**#{result.rank}** · '
-                    f"{SENSOR_NAMES[result.sensor]} · score **{result.score:.3f}**{calibrated(result)}",
-                    unsafe_allow_html=True)
         image = result_image(entry_json, result.row, result.sensor)
         if image:
             st.image(image, width="stretch")
-        distance = f" · {result.distance_km:,.1f} km away" if result.distance_km is not None else ""
-        st.caption(f"{shown(result.pair_id)}{distance}")
-        if result.precision is not None:  # chips and scores in one element: fewer for the browser to draw
-            st.markdown(label_chips(result.shared, result.missing, result.extra) + SCORES.format(
-                result.precision, result.recall, result.f1), unsafe_allow_html=True)
-        else:
-            st.markdown(label_chips(plain=result.labels), unsafe_allow_html=True)
-        feedback_buttons(backend, result, key=f"feedback_{section}_{result.rank}")
-        st.button("Inspect", key=f"inspect_{section}_{result.rank}", icon=":material/zoom_in:",
-                  on_click=inspect, args=((result.sensor, result.row),), help="open this result's detail view")
+        st.markdown(card_markdown(result, query_name), unsafe_allow_html=True)
+        card_actions(backend, result, key=f"feedback_{section}_{result.rank}")
+
+
+def card_markdown(result: Result, query_name: str) -> str:
+    """The card's heading, pair id and distance, and labels (compared with the query's when it has labels) as
+    one Markdown element; names are escaped (pages/ui/safe_text.py)."""
+    heading = (f'<span class="result-card" data-rank="{result.rank}" '
+               f'data-query="{shown(query_name, context="attribute")}"></span>**#{result.rank}** · '
+               f"{SENSOR_NAMES[result.sensor]} · score **{result.score:.3f}**{calibrated(result)}")
+    distance = f" · {result.distance_km:,.1f} km away" if result.distance_km is not None else ""
+    if result.precision is not None:
+        labels = label_chips(result.shared, result.missing, result.extra) + SCORES.format(
+            result.precision, result.recall, result.f1)
+    else:
+        labels = label_chips(plain=result.labels)
+    return heading + "\n\n" + CAPTION.format(shown(result.pair_id, context="html") + distance) + labels
+
+
+def card_actions(backend: Backend, result: Result, key: str) -> None:
+    """One row of toggles: "More like this" / "Less like this" (one or neither), "Accept" (into the training
+    set) and "Inspect" (this result's detail view; one result at a time). The row follows the session: a
+    strip's remove, another card's Inspect or the detail view's Close show here."""
+    chosen = feedback_state(result) + ([INSPECT] if st.session_state.get(KEY_INSPECT) == (result.sensor, result.row)
+                                       else [])
+    st.session_state[key] = chosen
+    st.pills("Feedback", ACTIONS, selection_mode="multi", key=key, label_visibility="collapsed",
+             format_func=lambda c: f"{ACTION_ICONS[c]} {c}", on_change=actions_changed,
+             args=(backend, result, key, tuple(chosen)))
+
+
+def actions_changed(backend: Backend, result: Result, key: str, before: tuple[str, ...]) -> None:
+    now = set(st.session_state.get(key) or [])
+    added, removed = now - set(before), set(before) - now
+    if INSPECT in added:
+        inspect((result.sensor, result.row))
+    elif INSPECT in removed:
+        inspect(None)
+    apply_feedback(backend, result, added - {INSPECT}, removed - {INSPECT})
 
 
 def calibrated(result: Result) -> str:

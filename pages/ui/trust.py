@@ -42,12 +42,13 @@ def _report_table(sensor: str, report: TrustReport, profile: ArchiveProfile) -> 
     if report.bands:
         st.caption(f"{SENSOR_NAMES[sensor]}: the query's median per band and its place among the medians of "
                    f"{len(next(iter(profile.band_medians.values())))} archive patches")
-        st.dataframe(pd.DataFrame({
+        # a static table: an interactive data grid costs the browser far more to build on every search
+        st.table(pd.DataFrame({
             "band": [b.band for b in report.bands],
-            "query median": [round(b.median, 2) for b in report.bands],
-            "above % of archive": [round(b.share_below, 1) for b in report.bands],
+            "query median": [f"{b.median:.2f}" for b in report.bands],
+            "above % of archive": [f"{b.share_below:.1f}" for b in report.bands],
             "archive range": [f"{b.low:.4g} .. {b.high:.4g}" for b in report.bands],
-        }), hide_index=True, width="stretch")
+        }).set_index("band"))
     elif report.top_score is None:
         st.caption(f"{SENSOR_NAMES[sensor]}: no pixels of this archive to compare bands with.")
     if report.top_score is not None and report.usual_scores is not None:

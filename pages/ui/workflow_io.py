@@ -135,15 +135,18 @@ def _names(key: str) -> frozenset[str] | None:
     return frozenset(st.session_state.get(key) or []) or None
 
 
-def session_controls(backend: Backend, spec: QuerySpec) -> None:
+def session_controls(backend: Backend, spec: QuerySpec | None) -> None:
+    """"Save session" (with a query) and "Load session" (also on a fresh page, before any search)."""
     left, right = st.columns([1, 2])
     try:
-        text = session_json(current_session(backend, spec), backend.bundle)
+        text = None if spec is None else session_json(current_session(backend, spec), backend.bundle)
     except (CsmaeError, ValueError) as error:
         left.error(f"This search cannot be saved as a session: {shown_message(error)}")
     else:
-        left.download_button("Save session", text, "search_session.json", "application/json", key="save_session",
-                             help="the query, its examples, the area of interest, the filters and k as one JSON file")
+        if text is not None:
+            left.download_button("Save session", text, "search_session.json", "application/json", key="save_session",
+                                 help="the query, its examples, the area of interest, the filters and k as one JSON "
+                                      "file")
     right.file_uploader("Load session", type=["json"], key=KEY_SESSION_FILE, on_change=load_session,
                         args=(backend,), help="a session saved with this bundle")
     session_note()

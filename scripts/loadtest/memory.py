@@ -14,7 +14,7 @@ import numpy as np
 from .browser import CHROMIUM_FLAGS, require_chromium
 from .server import mib, rss_bytes
 
-UPLOADER = '[data-testid="stFileUploaderDropzoneInput"]'
+UPLOADER = '.st-key-upload_files [data-testid="stFileUploaderDropzoneInput"]'
 DONE = re.compile(r"\d+ most similar patches")
 ERROR_BOX = '[data-testid="stAlertContentError"]'
 SCENE_SIDE, SCENE_BANDS = 10980, 12  # one Sentinel-2 tile, 12 bands

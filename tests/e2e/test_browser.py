@@ -39,7 +39,7 @@ def test_upload_a_real_geotiff_set_and_see_results(page, app_url):
     page.get_by_text("Upload a patch, click the map").wait_for(timeout=60_000)
     files = sorted(str(p) for p in V1_S2.glob("*.tif"))
     started = time.perf_counter()
-    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(files)
+    page.locator('.st-key-upload_files [data-testid="stFileUploaderDropzoneInput"]').set_input_files(files)
     wait_for_results(page)
     assert_map_rendered(page, minimum_overlays=10)
     latency = time.perf_counter() - started

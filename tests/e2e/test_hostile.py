@@ -239,7 +239,7 @@ def test_an_upload_removed_and_replaced_by_a_file_of_the_same_name_and_size_is_s
     assert first.stat().st_size == second.stat().st_size and first.read_bytes() != second.read_bytes()
     page.goto(app_url)
     page.get_by_text("Upload a patch, click the map").wait_for(timeout=60_000)
-    uploader = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
+    uploader = page.locator('.st-key-upload_files [data-testid="stFileUploaderDropzoneInput"]')
     uploader.set_input_files(str(first))
     page.get_by_text(RESULTS).wait_for(timeout=60_000)
     settled(page)
@@ -267,7 +267,8 @@ def test_the_uploads_of_a_closed_session_are_released(browser, payload_app, tmp_
     page = context.new_page()
     page.goto(payload_app)
     page.get_by_text("Upload a patch, click the map").wait_for(timeout=90_000)
-    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(s1_geotiff(tmp_path / "p.tif", 5)))
+    uploader = page.locator('.st-key-upload_files [data-testid="stFileUploaderDropzoneInput"]')
+    uploader.set_input_files(str(s1_geotiff(tmp_path / "p.tif", 5)))
     page.get_by_text(RESULTS).wait_for(timeout=60_000)
     deadline = time.monotonic() + 30
     while not held_upload_bytes(payload_app) and time.monotonic() < deadline:

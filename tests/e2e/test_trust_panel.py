@@ -24,7 +24,8 @@ def demo_pair(demo_archive):
 def drop(page, app_url, paths):
     page.goto(app_url)
     page.get_by_text("Upload a patch, click the map").wait_for(timeout=60_000)
-    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files([str(p) for p in paths])
+    uploader = page.locator('.st-key-upload_files [data-testid="stFileUploaderDropzoneInput"]')  # the query's
+    uploader.set_input_files([str(p) for p in paths])
     page.get_by_text(RESULTS).wait_for(timeout=60_000)
 
 
