@@ -250,6 +250,17 @@ def test_a_saved_session_restores_query_examples_area_and_filters(downloads):
     assert any("Session loaded" in i.value for i in fresh.info)
 
 
+def test_a_fresh_page_loads_a_session_before_any_search(downloads):
+    at = ok(page(5, "s1"))
+    saved = downloads(at, "save_session")
+    fresh = ok(AppTest.from_file(str(ROOT / "app.py"), default_timeout=90).run())
+    assert not any("most similar" in h.value for h in fresh.subheader)  # no query, no results yet
+    assert not [b for b in fresh.get("download_button") if b.proto.id.endswith("-save_session")]  # nothing to save
+    ok(load_session_file(fresh, saved))
+    spec = fresh.session_state[KEY_QUERY]
+    assert (spec.kind, spec.row, spec.sensor) == ("archive", 5, "s1") and shown_rows(fresh) == shown_rows(at)
+
+
 @pytest.mark.parametrize("edit, message", [
     (lambda d: d["bundle"].update(name="another bundle"), "belongs to bundle 'another bundle'"),
     (lambda d: d.update(format="something else"), "is not a search session of this app"),
