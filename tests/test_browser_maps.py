@@ -54,3 +54,16 @@ def test_every_offline_map_reports_clicks_at_once():
     script = generate_leaflet_string(offline_map())
     assert 'map.on("click"' in script and "streamlit.setComponentValue(report)" in script
     assert any(isinstance(child, ImmediateClicks) for child in offline_map()._children.values())
+
+
+def test_a_payload_reaches_the_figure_verbatim_and_is_never_read_as_a_template():
+    """branca would compile a macro's rendered text as a Jinja template (tens of ms for a payload of image data
+    URLs, and "{{ }}" in a name evaluated); pages.ui.maps.PayloadElement keeps it as it is."""
+    names = ["{{ 7 * 7 }}", "{% for x in [1] %}loop{% endfor %}", "{# hidden #}"]
+    fmap = offline_map()
+    group = folium.FeatureGroup(name="results").add_to(fmap)
+    Points([50.0, 51.0, 52.0], [10.0, 11.0, 12.0], names).add_to(group)
+    html = fmap.get_root().render()
+    for name in names:
+        assert json.dumps(name) in html
+    assert '"49"' not in html and '"loop"' not in html

@@ -6,12 +6,40 @@ from __future__ import annotations
 import json
 
 import folium
-from branca.element import MacroElement
+from branca.element import Element, Figure, MacroElement
 from folium.elements import JSCSSMixin
 from folium.plugins import MarkerCluster
 from jinja2 import Template
 
 STATIC = "/app/static"  # Streamlit static serving of ROOT/static (server.enableStaticServing)
+
+
+class Verbatim(Element):
+    """Text a figure holds as it is. branca keeps a macro's rendered text as an Element made from it, which
+    compiles that text as a Jinja template: for a payload of image data URLs or thousands of points that is
+    tens of ms per rerun spent on text that is final (and would treat "{{" in a name as template code)."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.text = text
+
+    def render(self, **kwargs) -> str:
+        return self.text
+
+
+class PayloadElement(MacroElement):
+    """A MacroElement whose rendered header, html and script go into the figure verbatim (see Verbatim)."""
+
+    def render(self, **kwargs) -> None:
+        figure = self.get_root()
+        if not isinstance(figure, Figure):
+            raise TypeError("You cannot render this Element if it is not in a Figure.")
+        macros = self._template.module.__dict__
+        for part in ("header", "html", "script"):
+            if macros.get(part) is not None:
+                getattr(figure, part).add_child(Verbatim(macros[part](self, kwargs)), name=self.get_name())
+        for child in self._children.values():
+            child.render(**kwargs)
 
 
 class OfflineBasemap(MacroElement):
@@ -83,7 +111,7 @@ class ImmediateClicks(MacroElement):
         self._name = "ImmediateClicks"
 
 
-class Footprints(MacroElement):
+class Footprints(PayloadElement):
     """Footprints drawn into their parent (a FeatureGroup) by one script: each an optional image overlay,
     an outline with a tooltip and an optional popup (the image above its text), and an optional badge at
     its north-west corner. `footprints`: dicts of bounds [[south, west], [north, east]], image (URL or
@@ -119,7 +147,7 @@ class Footprints(MacroElement):
         self.payload = script_json(footprints)
 
 
-class Points(MacroElement):
+class Points(PayloadElement):
     """Circle markers with tooltips, drawn into their parent (a map or FeatureGroup) by one script.
     `tooltips`: HTML the caller made safe (pages.ui.safe_text.shown(..., context="html"))."""
 
@@ -160,7 +188,7 @@ class ClusterAssets(JSCSSMixin, MacroElement):
         self._name = "ClusterAssets"
 
 
-class ClusteredPoints(MacroElement):
+class ClusteredPoints(PayloadElement):
     """Many results as one marker-cluster layer in their parent (a FeatureGroup), drawn by one script: nearby
     points merge into a numbered bubble that splits on zoom (hundreds of results stay readable and fast).
     `points`: [lat, lon, sensor index, rank, score, name, label set index]; `sensors`: [(name, colour)];
