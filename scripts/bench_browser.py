@@ -28,9 +28,11 @@ import tempfile
 import time
 from contextlib import ExitStack
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from loadtest.browser import CHROMIUM_FLAGS, require_chromium
-from loadtest.server import ROOT, AppServer
+from loadtest.cpu import CpuMeter
+from loadtest.server import ROOT, AppServer, pid_listening
 from loadtest.timeline import TIMELINE_PROBE, Timeline, search_timeline, wait_rendered
 
 UPLOAD_DIR = ROOT / "tests" / "data" / "v1" / "BigEarthNet-v1.0" / "S2A_MSIL2A_20170613T101031_87_48"
@@ -40,20 +42,21 @@ SETTLE_MS = 1500
 TREE_FILES = ["app.py", "pages", "csmae_core", ".streamlit", "static"]
 
 
-def measured(page, timeline: Timeline, action, k: int = K) -> dict:
+def measured(page, timeline: Timeline, action, cpu: CpuMeter, k: int = K) -> dict:
     """Run `action` (a user's action), wait for its results rendered; the search's timeline, counted from
-    the browser's own click / change event (the driver's part is left out)."""
+    the browser's own click / change event (the driver's part is left out), and the CPU time it cost the
+    browser's main thread and the server (the driver's polling included: a few ms)."""
     page.wait_for_timeout(SETTLE_MS)  # the page has drawn what the last action brought; a user looks at it
-    runs, called = len(timeline.finished_cards), time.time() * 1000
+    runs, called, mark = len(timeline.finished_cards), time.time() * 1000, cpu.mark()
     action()
     query, main, inner = wait_rendered(page, timeline, called, runs, k)
-    seen = time.time() * 1000
+    seen, spent = time.time() * 1000, cpu.since(mark)
     events = [e["t"] for e in main["events"] + action_events(page) if e["name"] in ("click", "change")
               and e["t"] >= called]
     started = min(events, default=called)
     out = search_timeline(timeline.types, main, inner, started, query)
     out["driver seen"] = round(seen - called)
-    return out
+    return {**out, **spent}
 
 
 def action_events(page) -> list[dict]:
@@ -68,6 +71,7 @@ def action_events(page) -> list[dict]:
 
 
 def open_page(browser, url: str):
+    """A fresh page of the app at `url`, its timeline probe and its CPU meter."""
     context = browser.new_context(viewport={"width": 1400, "height": 1800})
     context.add_init_script(TIMELINE_PROBE)
     context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(
@@ -76,32 +80,32 @@ def open_page(browser, url: str):
     timeline = Timeline(page)
     page.goto(url)
     page.get_by_text("Upload a patch, click the map").wait_for(timeout=120_000)
-    return context, page, timeline
+    return context, page, timeline, CpuMeter(page, pid_listening(urlsplit(url).port))
 
 
 def map_searches(browser, url: str) -> list[tuple[str, dict]]:
     """The first search of a fresh page (a marker click on the query map), then LATER_MARKERS clicks."""
-    context, page, timeline = open_page(browser, url)
+    context, page, timeline, cpu = open_page(browser, url)
     try:
         page.get_by_text("Pick on the map", exact=True).click()
         frame = page.locator(".st-key-query_map_box iframe").content_frame
         frame.locator("path.leaflet-interactive").first.wait_for(timeout=60_000)
         out = [("first", measured(page, timeline, lambda: frame.locator("path.leaflet-interactive").first.click(
-            force=True)))]
+            force=True), cpu))]
         for index in LATER_MARKERS:
             marker = frame.locator("path.leaflet-interactive").nth(index)
-            out.append(("later", measured(page, timeline, lambda: marker.click(force=True))))
+            out.append(("later", measured(page, timeline, lambda: marker.click(force=True), cpu)))
         return out
     finally:
         context.close()
 
 
 def upload_search(browser, url: str) -> list[tuple[str, dict]]:
-    context, page, timeline = open_page(browser, url)
+    context, page, timeline, cpu = open_page(browser, url)
     files = sorted(str(p) for p in UPLOAD_DIR.glob("*.tif"))
     try:
         uploader = page.locator('.st-key-upload_files [data-testid="stFileUploaderDropzoneInput"]')
-        return [("upload", measured(page, timeline, lambda: uploader.set_input_files(files)))]
+        return [("upload", measured(page, timeline, lambda: uploader.set_input_files(files), cpu))]
     finally:
         context.close()
 
@@ -129,9 +133,11 @@ def print_timelines(results: dict) -> None:
                 print(f"  {name:24s} {value:>9,}")
 
 
-def summary(results: dict) -> dict:
-    out = {server: {kind: round(statistics.median(s["rendered"] for s in samples))
-                    for kind, samples in by_kind.items()} for server, by_kind in results.items()}
+def summary(results: dict, step: str = "rendered") -> dict:
+    """Per server and kind of search, the median of `step` (ms), and each server's ratio to the reference."""
+    out = {server: {kind: round(statistics.median(s[step] for s in samples if step in s))
+                    for kind, samples in by_kind.items() if any(step in s for s in samples)}
+           for server, by_kind in results.items()}
     for server in [name for name in out if name != "reference"] if "reference" in out else []:
         out[f"ratio {server}/reference"] = {kind: round(out[server][kind] / out["reference"][kind], 2)
                                             for kind in out[server] if out["reference"].get(kind)}
@@ -175,10 +181,13 @@ def main(argv=None) -> int:
         browser.close()
     load = os.getloadavg()
     print_timelines(results)
-    report = {"summary_ms": summary(results), "load_average": [round(v, 2) for v in load],
+    report = {"summary_ms": summary(results), "browser_cpu_ms": summary(results, "browser main thread CPU"),
+              "server_cpu_ms": summary(results, "server CPU"), "load_average": [round(v, 2) for v in load],
               "load_average_at_start": [round(v, 2) for v in load_at_start],
               "cpus": os.cpu_count(), "rounds": args.rounds, "reference": args.reference, "timelines": results}
     print(f"\nrendered, median ms: {json.dumps(report['summary_ms'])}")
+    print(f"browser main thread CPU, median ms: {json.dumps(report['browser_cpu_ms'])}")
+    print(f"server CPU, median ms: {json.dumps(report['server_cpu_ms'])}")
     print(f"load average (1, 5, 15 min) at the start {' '.join(f'{v:.2f}' for v in load_at_start)}, at the end "
           f"{' '.join(f'{v:.2f}' for v in load)}, on {os.cpu_count()} CPUs")
     if args.json:

@@ -3,6 +3,7 @@ and reports where the time went (no speed assertion: the numbers are the script'
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -28,6 +29,12 @@ def test_the_browser_benchmark_times_every_step_of_each_search(app_url):
             assert 0 <= steps["rerun request sent"] <= steps["first delta"] <= steps["script finished"], (kind, steps)
             assert steps["overlays added"] <= steps["overlays loaded"] <= steps["overlays decoded"] <= steps["rendered"]
             assert steps["cards shown"] <= steps["rendered"] and steps["websocket bytes"] > 0
+            # CPU time (thread time of the browser's main thread; the server's threads): spent, and no more
+            # than the wall time it happened in allows on this machine's cores
+            assert 0 < steps["browser script CPU"] <= steps["browser main thread CPU"] <= steps["driver seen"] + 50
+            assert 0 < steps["server CPU"] <= (steps["driver seen"] + 50) * os.cpu_count(), (kind, steps)
     assert timelines["upload"][0]["upload requests done"] > 0
     assert set(report["summary_ms"]["current"]) == {"first", "later", "upload"}
+    assert set(report["browser_cpu_ms"]["current"]) == set(report["server_cpu_ms"]["current"]) == {"first", "later",
+                                                                                                "upload"}
     assert "script finished" in run.stdout and "load average" in run.stdout
