@@ -98,6 +98,19 @@ def test_inspect_opens_the_detail_view_of_that_result():
     assert not any("token of the encoder" in c.value for c in at.caption)
 
 
+def test_the_detail_view_computes_its_maps_once_while_it_stays_open():
+    at = archive_search(10)
+    at.button_group(key="feedback_all_2").set_value(["Inspect"]).run()
+    held = at.session_state["match_view_maps"]
+    at.run()  # any other click reruns the page: the open view reuses its maps
+    assert at.session_state["match_view_maps"][2] is held[2] and not at.exception
+    assert any("Inspecting #2" in m.value for m in at.markdown)
+    at.button_group(key="feedback_all_3").set_value(["Inspect"]).run()  # another result: its own maps
+    third = at.session_state["response"].results[2]
+    assert at.session_state["match_view_maps"][0][2:] == (third.sensor, third.row)
+    assert at.session_state["match_view_maps"][2] is not held[2]
+
+
 def payload(group, element) -> list:
     children = [c for c in group._children.values() if isinstance(c, element)]
     return json.loads(children[0].payload) if children else []

@@ -2,6 +2,9 @@
 similarity maps (csmae_core.retrieval.explain), side by side, each with its colour scale."""
 from __future__ import annotations
 
+import hashlib
+
+import numpy as np
 import streamlit as st
 
 from csmae_core.errors import CsmaeError
@@ -13,6 +16,10 @@ from pages.ui.resources import Backend
 from pages.ui.safe_text import shown, shown_message
 
 SENSOR_NAMES = {"s1": "Sentinel-1", "s2": "Sentinel-2"}
+# (model, query content, result sensor, row), the result's record and the maps of the open detail view: the
+# page reruns for every click while it stays open (feedback, pages, options), and the two encoder passes
+# behind the maps cost 30-50 ms each time
+KEY_MATCH = "match_view_maps"
 EXPLANATION = ("Each cell of the {grid} grid is one token of the encoder (after its last blocks, in the space "
                "of the pooled embedding the index searches with). Left: how similar each of the query's tokens is "
                "to the result's whole-patch embedding; right: each of the result's tokens against the query's. "
@@ -28,8 +35,7 @@ def match_panel(backend: Backend, query_record: PatchRecord | None, result: Resu
                 "query with an image or an archive patch that has pixels to see where the match is.")
         return
     try:
-        result_record = archive_record(backend.archive, result.row, result.sensor)
-        maps = match_maps(backend.encoder, query_record, result_record)
+        result_record, maps = session_maps(backend, query_record, result)
     except CsmaeError as error:
         st.info(f"No map: {shown_message(error)}")
         return
@@ -42,6 +48,28 @@ def match_panel(backend: Backend, query_record: PatchRecord | None, result: Resu
                    f"#{result.rank} {SENSOR_NAMES[result.sensor]} {shown(result.pair_id)}: tokens vs the query")
     rows, cols = maps.grid
     st.caption(EXPLANATION.format(grid=f"{rows}x{cols}", share=maps.same_position_share(), chance=1 / (rows * cols)))
+
+
+def session_maps(backend: Backend, query_record: PatchRecord, result: Result):
+    """(the result's record, MatchMaps), computed once per query, result and model and kept in the session."""
+    key = (backend.name, record_digest(query_record), result.sensor, result.row)
+    held = st.session_state.get(KEY_MATCH)
+    if held is not None and held[0] == key:
+        return held[1], held[2]
+    result_record = archive_record(backend.archive, result.row, result.sensor)
+    maps = match_maps(backend.encoder, query_record, result_record)
+    st.session_state[KEY_MATCH] = (key, result_record, maps)
+    return result_record, maps
+
+
+def record_digest(record: PatchRecord) -> str:
+    """A digest of a record's sensor and pixels (an archive query's record is read again on every run)."""
+    digest = hashlib.blake2b(record.sensor.encode(), digest_size=16)
+    for name in sorted(record.bands):
+        band = np.ascontiguousarray(record.bands[name])
+        digest.update(f"{name}|{band.dtype}|{band.shape}".encode())
+        digest.update(band.data)
+    return digest.hexdigest()
 
 
 def heat_image(record: PatchRecord, heat, caption: str) -> None:
