@@ -4,6 +4,7 @@ Widgets -> csmae_core (queries, search, export) -> rendering (pages/ui). The add
 (pages/ui/history.py: a shared link, Back, Forward and reload show the search it names)."""
 from __future__ import annotations
 
+import html
 import json
 import time
 
@@ -169,19 +170,28 @@ def search_options(backend: Backend, spec: QuerySpec | None) -> tuple[list[str],
     return targets, k, filters
 
 
+SUMMARY_CELL = ('<div class="summary-cell" data-label="{label}" data-value="{value}" title="{help}" style="flex:1;'
+                'min-width:7rem"><div style="font-size:0.875rem;color:rgba(49,51,63,0.6)">{label}</div>'
+                '<div style="font-size:2rem;line-height:1.3">{value}</div></div>')
+
+
 def summary(response: SearchResponse, elapsed_ms: float) -> None:
-    cells = st.columns(6)
+    """P@k, R@k, F1@k, AP@k, the counterpart rank and the search time in one row: one element (six metric
+    elements in six columns cost the browser more to build on every search)."""
     metrics = response.metrics or {}
-    for cell, name in zip(cells, ("P@k", "R@k", "F1@k", "AP@k")):
-        cell.metric(name, f"{metrics[name]:.2f}" if name in metrics else "–")
+    cells = [(name, f"{metrics[name]:.2f}" if name in metrics else "–", "label metric of the results "
+              "against the query's labels" if name in metrics else "the query has no labels")
+             for name in ("P@k", "R@k", "F1@k", "AP@k")]
     if response.counterpart_rank is not None:
-        cells[4].metric("Counterpart rank", response.counterpart_rank,
-                        help="rank of the query's own other-sensor patch among all patches of that sensor")
-    elif response.counterpart_rank_bounded:
-        cells[4].metric("Counterpart rank", f"> {RANK_DEPTH}")
+        rank = str(response.counterpart_rank)
     else:
-        cells[4].metric("Counterpart rank", "–", help="only for archive queries")
-    cells[5].metric("Search time", f"{elapsed_ms:.0f} ms")
+        rank = f"> {RANK_DEPTH}" if response.counterpart_rank_bounded else "–"
+    cells.append(("Counterpart rank", html.escape(rank), "rank of the query's own other-sensor patch among all "
+                  "patches of that sensor (archive queries only)"))
+    cells.append(("Search time", f"{elapsed_ms:.0f} ms", "query embedding, search and result records"))
+    st.markdown('<div class="search-summary" style="display:flex;flex-wrap:wrap;gap:0.5rem;margin-bottom:1rem">' + "".join(
+        SUMMARY_CELL.format(label=label, value=value, help=help_text) for label, value, help_text in cells)
+        + "</div>", unsafe_allow_html=True)
 
 
 def fewer_than_asked(response: SearchResponse, k: int, filters: Filters) -> None:

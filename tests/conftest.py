@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import html
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -25,3 +27,10 @@ def demo_archive():
     from csmae_core.io.packed import PackedArchive
 
     return PackedArchive(DEMO)
+
+
+def summary_metrics(at) -> dict[str, str]:
+    """The search page's summary row (pages/search.py summary: P@k ... Search time) as {label: value}."""
+    row = next(m.value for m in at.markdown if 'class="search-summary"' in m.value)
+    return {html.unescape(label): html.unescape(value)
+            for label, value in re.findall(r'data-label="([^"]*)" data-value="([^"]*)"', row)}

@@ -9,7 +9,7 @@ from csmae_core.io.upload import read_upload
 from csmae_core.retrieval.export import results_csv, results_geojson
 from pages.ui.address import MAX_K
 from pages.ui.state import KEY_QUERY, QuerySpec
-from tests.conftest import ROOT, V1_S2
+from tests.conftest import ROOT, V1_S2, summary_metrics
 
 
 def app() -> AppTest:
@@ -33,7 +33,7 @@ def test_random_example_searches_both_sensors():
     at.segmented_control(key="query_source").set_value("Random example").run()
     at.button(key="random_example").click().run()
     assert not at.exception and results_heading(at) == ["10 most similar patches"]
-    metrics = {m.label: m.value for m in at.metric}
+    metrics = summary_metrics(at)
     assert metrics["Counterpart rank"] not in ("–", None)
     assert 0 <= float(metrics["P@k"]) <= 1
 
@@ -74,9 +74,9 @@ def test_upload_query_with_user_labels():
     at.session_state[KEY_QUERY] = QuerySpec("upload", record.sensor, record=record)
     at.run()
     assert not at.exception and results_heading(at) == ["10 most similar patches"]
-    assert {m.label: m.value for m in at.metric}["P@k"] == "–"  # no labels given yet
+    assert summary_metrics(at)["P@k"] == "–"  # no labels given yet
     at.multiselect(key="upload_labels").set_value(["Arable land"]).run()
-    assert float({m.label: m.value for m in at.metric}["P@k"]) >= 0
+    assert float(summary_metrics(at)["P@k"]) >= 0
     # the results' GeoJSON and CSV, and (pages/ui/workflow_io.py) the session
     assert [d.proto.label for d in at.get("download_button")] == ["Download GeoJSON", "Download CSV", "Save session"]
 

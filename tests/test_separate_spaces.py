@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 from csmae_core.retrieval.bundle import Bundle
 from csmae_core.retrieval.search import Query, SearchEngine
 from pages.ui.state import KEY_RESPONSE
-from tests.conftest import ROOT
+from tests.conftest import ROOT, summary_metrics
 
 ASSETS = ROOT / "assets"
 
@@ -57,6 +57,6 @@ def test_search_page_searches_the_query_sensor_only(separate_bundle, tmp_path, m
     assert not [m for m in at.multiselect if m.key == "targets"]
     assert any("separate spaces" in c.value for c in at.caption)
     assert any("separate spaces" in c.value for c in at.sidebar.caption)
-    metrics = {m.label: m.value for m in at.metric}
+    metrics = summary_metrics(at)
     assert metrics["Counterpart rank"] == "–"
     assert {r.sensor for r in at.session_state[KEY_RESPONSE].results} == {"s1"}
