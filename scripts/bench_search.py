@@ -10,6 +10,7 @@ one k=10 query (one sensor, both sensors, with a country filter, with a 50 km ex
 
     python scripts/bench_search.py --metadata PATH/metadata.parquet [--snow-cloud PATH/...parquet]
     python scripts/bench_search.py --metadata ... --pairs 50000 --types flat ivfpq_sq8   # quicker
+    python scripts/bench_search.py --metadata ... --bundle DIR --baseline   # with and without country centroids
 """
 from __future__ import annotations
 
@@ -54,13 +55,20 @@ def parse_args(argv):
     p.add_argument("--bundle", type=Path, help="time this synthetic bundle (written earlier by this script's "
                                                "vectors, e.g. with --keep) instead of building one per type")
     p.add_argument("--keep", type=Path, help="write the bundles here (kept) instead of a temporary folder")
+    p.add_argument("--time-centroids", action="store_true",
+                   help="with --bundle: instead, time the pass that writes the country centroids at index build "
+                        "(csmae_core.retrieval.indexing.write_country_centroids), per sensor, median of 3")
+    p.add_argument("--baseline", action="store_true",
+                   help="with --bundle: also time the bundle as if it had no country centroids (country filters "
+                        "visit lists in the index's own order), taking turns query by query in the same run")
     return p.parse_args(argv)
 
 
-def latency(engine, vectors, table, settings: dict, queries: int) -> dict:
-    """p50/p95 wall and CPU milliseconds of one search per setting, and recall@10 of its results against
-    exact search over the rows the setting admits (CPU time: robust to other load on a shared machine).
-    Timed warm: the embeddings are read once first, as a running server has them in the page cache."""
+def latency(engines: dict, vectors, table, settings: dict, queries: int) -> dict:
+    """Per engine (name -> SearchEngine over the same vectors): p50/p95 wall and CPU milliseconds of one search
+    per setting, and recall@10 of its results against exact search over the rows the setting admits (CPU time:
+    robust to other load on a shared machine). Several engines take turns query by query, so they meet the same
+    load, first and second alternately. Timed warm: the embeddings are read once first, as a running server has them in the page cache."""
     from csmae_core.retrieval.search import Query
 
     for matrix in vectors.values():
@@ -68,19 +76,22 @@ def latency(engine, vectors, table, settings: dict, queries: int) -> dict:
 
     rng = np.random.default_rng(2)
     rows = rng.choice(len(table), queries, replace=False)
-    out = {}
+    out: dict = {name: {} for name in engines}
     for name, (targets, filters, with_rank) in settings.items():
-        times, cpu, found = [], [], []
-        for row in rows:
+        times, cpu, found = ({engine: [] for engine in engines} for _ in range(3))
+        for turn, row in enumerate(rows):
             query = Query(vectors["s2"][row], "s2", None, (table.at[row, "lon"], table.at[row, "lat"]), int(row))
-            started, started_cpu = time.perf_counter(), time.process_time()
-            response = engine.search(query, targets, 10, filters, counterpart=with_rank)
-            times.append((time.perf_counter() - started) * 1000)
-            cpu.append((time.process_time() - started_cpu) * 1000)
-            found.append({(r.sensor, r.row) for r in response.results})
-        recall, shortfall = exact_recall(engine, vectors, rows, targets, filters, found)
-        out[name] = {**percentiles(times, "ms"), **percentiles(cpu, "cpu_ms"), "recall_at_10": recall,
-                     "max_shortfall": shortfall}
+            order = list(engines.items())
+            for label, engine in order[::-1] if turn % 2 else order:  # who goes second finds the caches warm
+                started, started_cpu = time.perf_counter(), time.process_time()
+                response = engine.search(query, targets, 10, filters, counterpart=with_rank)
+                times[label].append((time.perf_counter() - started) * 1000)
+                cpu[label].append((time.process_time() - started_cpu) * 1000)
+                found[label].append({(r.sensor, r.row) for r in response.results})
+        for label, engine in engines.items():
+            recall, shortfall = exact_recall(engine, vectors, rows, targets, filters, found[label])
+            out[label][name] = {**percentiles(times[label], "ms"), **percentiles(cpu[label], "cpu_ms"),
+                                "recall_at_10": recall, "max_shortfall": shortfall}
     return out
 
 
@@ -177,13 +188,22 @@ def main(argv=None) -> int:
         return 0
     settings = search_settings(table)
     results = {}
+    if args.bundle and args.time_centroids:
+        time_country_centroids(Bundle(args.bundle, verify=False))
+        return 0
     if args.bundle:  # search an existing bundle: its own vectors and spec
         bundle = Bundle(args.bundle, verify=False)
-        report = {"build_s": float("nan"), "index_bytes": sum(index_bytes(i) for i in bundle.indexes.values()),
-                  "recall_at_10": bundle.manifest.get("recall_at_10", {})}
-        report["latency"] = latency(SearchEngine(bundle), bundle.embeddings, bundle.table, settings, args.queries)
-        print_row(bundle.spec.kind, report)
-        results[bundle.spec.kind] = report
+        engines = {bundle.spec.kind: SearchEngine(bundle)}
+        if args.baseline:
+            engines[f"{bundle.spec.kind} without country centroids"] = SearchEngine(without_centroids(bundle))
+        first_country_search(engines, bundle, settings)
+        timed = latency(engines, bundle.embeddings, bundle.table, settings, args.queries)
+        reports = {name: {"build_s": float("nan"), "index_bytes": sum(index_bytes(i) for i in bundle.indexes.values()),
+                          "recall_at_10": bundle.manifest.get("recall_at_10", {}), "latency": timed[name]}
+                   for name in engines}
+        for name, report in reports.items():
+            print_row(name, report)
+        results.update(reports)
     with tempfile.TemporaryDirectory() as scratch:
         folder = args.keep or Path(scratch)
         for kind in [] if args.bundle else args.types:
@@ -195,12 +215,55 @@ def main(argv=None) -> int:
             faiss.omp_set_num_threads(os.cpu_count() or 1)  # building uses every core; SearchEngine sets 1
             path, report = write_synthetic_bundle(Path(folder) / f"bench-{kind}", table, vectors, spec)
             engine = SearchEngine(Bundle(path, verify=False))
-            report["latency"] = latency(engine, vectors, table, settings, args.queries)
+            report["latency"] = latency({kind: engine}, vectors, table, settings, args.queries)[kind]
             results[kind] = report
             print_row(kind, report)
     if args.json:
         args.json.write_text(json.dumps({"pairs": len(table), "dim": args.dim, "results": results}, indent=2))
     return 0
+
+
+def time_country_centroids(bundle) -> None:
+    """Seconds of the build's country-centroid pass over each sensor's memory-mapped embeddings (in the page
+    cache, as right after the index build that read them)."""
+    import tempfile
+
+    from csmae_core.retrieval.bundle import TABLE
+    from csmae_core.retrieval.indexing import write_country_centroids
+
+    with tempfile.TemporaryDirectory() as scratch:
+        bundle.table[["country"]].to_parquet(Path(scratch) / TABLE)
+        for sensor in bundle.sensors:
+            float(np.asarray(bundle.embeddings[sensor]).sum())
+            seconds = []
+            for _ in range(3):
+                started = time.perf_counter()
+                write_country_centroids(Path(scratch), {sensor: bundle.indexes[sensor]},
+                                        {sensor: bundle.embeddings[sensor]})
+                seconds.append(time.perf_counter() - started)
+            print(f"{sensor}: country centroids of {len(bundle.table):,} rows in {statistics.median(seconds):.2f} s "
+                  f"(median of 3: {', '.join(f'{s:.2f}' for s in seconds)})", flush=True)
+
+
+def first_country_search(engines: dict, bundle, settings: dict) -> None:
+    """Milliseconds of each engine's first country-filtered search: it also reads the index's list of every row
+    (and checks the country centroids against it), which later searches reuse."""
+    from csmae_core.retrieval.search import Query
+
+    targets, filters, _ = next(value for name, value in settings.items() if "country=" in name)
+    for name, engine in engines.items():
+        started = time.perf_counter()
+        engine.search(Query(np.asarray(bundle.embeddings["s2"][0]), "s2"), targets, 10, filters, counterpart=False)
+        print(f"{name}: first country-filtered search {(time.perf_counter() - started) * 1000:.0f} ms", flush=True)
+
+
+def without_centroids(bundle):
+    """The same loaded bundle (indexes and embeddings shared) as a bundle written without country centroids."""
+    import copy
+
+    plain = copy.copy(bundle)
+    plain.country_centroids = {}
+    return plain
 
 
 def search_settings(table) -> dict:
@@ -221,8 +284,10 @@ def search_settings(table) -> dict:
 def print_row(kind: str, report: dict) -> None:
     recalls = [r for r in report["recall_at_10"].values() if r is not None]
     recall = f"{min(recalls):.3f}" if recalls else "1 (exact)"
-    print(f"\n{kind}: build {report['build_s']:.1f} s, index {report['index_bytes'] / 2**30:.2f} GiB (both sensors), "
-          f"recall@10 {recall}")
+    centroids = (f" (country centroids {report['country_centroids_s']:.1f} s of it)"
+                 if "country_centroids_s" in report else "")
+    print(f"\n{kind}: build {report['build_s']:.1f} s{centroids}, index {report['index_bytes'] / 2**30:.2f} GiB "
+          f"(both sensors), recall@10 {recall}")
     for name, values in report["latency"].items():
         recall = "-" if values["recall_at_10"] is None else f"{values['recall_at_10']:.3f}"
         if values.get("max_shortfall") is not None:

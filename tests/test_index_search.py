@@ -385,3 +385,24 @@ def test_k_1000_with_a_filter_on_a_reranked_index(large_synthetic_engine):
     response = engine.search(query, ["s2"], 1000, Filters(countries=frozenset({country})))
     assert len(response.results) == min(1000, len(admitted))
     assert {r.row for r in response.results} <= admitted
+
+
+def test_ivf_bundles_carry_country_centroids_and_flat_ones_do_not(large_synthetic_engine):
+    """write_indexes adds country_centroids_<sensor>.npz (hashed in the manifest) for IVF indexes; the engine
+    checks it against its index and table and orders a country filter's lists by it."""
+    from csmae_core.retrieval.bundle import country_centroids_file
+    from csmae_core.retrieval.filtering import Selection
+
+    bundle = large_synthetic_engine.bundle
+    assert set(bundle.country_centroids) == {"s1", "s2"}
+    assert {country_centroids_file(s) for s in ("s1", "s2")} <= set(bundle.manifest["files"])
+    table = bundle.table
+    for arrays in bundle.country_centroids.values():
+        assert arrays["count"].sum() == table["country"].notna().sum() and arrays["mean"].shape[1] == 32
+    country = table["country"].value_counts().index[0]
+    mask = (table["country"] == country).to_numpy()
+    probes = large_synthetic_engine._nprobe("s2", Selection.of(mask, len(table)), bundle.embeddings["s2"][0],
+                                            40, frozenset({country}))
+    admitted_lists = set(np.flatnonzero(large_synthetic_engine._coverage["s2"].admitted_per_list(mask)))
+    assert probes.lists is not None and set(probes.lists) <= admitted_lists and probes.count == len(probes.lists)
+    assert Bundle(ROOT / "assets" / "bundles" / "demo").country_centroids == {}  # exact: no lists to order

@@ -8,6 +8,9 @@ interrupted build never leaves a half bundle and never touches the previous one.
                          UTM footprint, WGS84 centroid (lon, lat) and bbox (west, south, east, north)
     embeddings_s1.npy    (N, D) float32, row i = pair i (same for s2)
     index_s1.faiss       FAISS index over the rows (same for s2)
+    country_centroids_s1.npz  IVF indexes: per inverted list and country, the mean of its rows (same for s2;
+                         retrieval/filtering.py; bundles without it order a country filter's lists as an
+                         unfiltered search does)
 """
 from __future__ import annotations
 
@@ -46,6 +49,16 @@ def embeddings_file(sensor: str) -> str:
 
 def index_file(sensor: str) -> str:
     return f"index_{sensor}.faiss"
+
+
+def country_centroids_file(sensor: str) -> str:
+    return f"country_centroids_{sensor}.npz"
+
+
+def read_arrays(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of an .npz file (object arrays, i.e. pickles, are refused, never run)."""
+    with np.load(path, allow_pickle=False) as arrays:
+        return {name: arrays[name] for name in arrays.files}
 
 
 def bundle_table(archive_table: pd.DataFrame) -> pd.DataFrame:
@@ -179,6 +192,8 @@ class Bundle:
                                   "rebuild the bundle")
         for index in self.indexes.values():
             configure(index, self.spec)
+        self.country_centroids = {s: self._read(country_centroids_file(s), read_arrays) for s in self.sensors
+                                  if country_centroids_file(s) in self.manifest["files"]}
         rows = {len(self.table)} | {len(e) for e in self.embeddings.values()} | {i.ntotal for i in self.indexes.values()}
         if len(rows) != 1:
             raise BundleError(f"{self.path}: table, embeddings and indexes disagree on the number of rows {rows}; "

@@ -18,7 +18,7 @@ from csmae_core.evaluation.metrics import average_precision, counterpart_ranks, 
 from csmae_core.geo import haversine_km
 from csmae_core.labels import LABELS_19, multi_hot_matrix, to_19
 from csmae_core.retrieval.area import Area, area_selection
-from csmae_core.retrieval.bundle import Bundle
+from csmae_core.retrieval.bundle import Bundle, country_centroids_file
 from csmae_core.retrieval.calibration import ScoreCalibrator
 from csmae_core.retrieval.faiss_index import candidate_depth, search_candidates, search_parameters, search_top
 from csmae_core.retrieval.filtering import (
@@ -26,8 +26,11 @@ from csmae_core.retrieval.filtering import (
     EXACT_SUBSET_LIMIT,
     FILTERED_CANDIDATES,
     ListCoverage,
+    Probes,
     Selection,
     exact_subset,
+    preassigned_search_works,
+    search_lists,
 )
 
 EXACT_RANK_LIMIT = 200_000  # above this, counterpart ranks come from the index's top RANK_DEPTH
@@ -152,19 +155,28 @@ class SearchEngine:
             self._masks[key] = Selection.of(np.logical_and.reduce(masks) if masks else None, self.count)
         return self._masks[key]
 
-    def _nprobe(self, sensor: str, selection: Selection, vector: np.ndarray, depth: int) -> int | None:
-        """Lists a filtered IVF search visits: nearest first until they hold as many admitted rows as an
-        unfiltered search would meet in proportion (and at least `depth`); None for other kinds."""
+    def _nprobe(self, sensor: str, selection: Selection, vector: np.ndarray, depth: int,
+                countries: frozenset[str] | None = None) -> Probes | None:
+        """Lists a filtered IVF search visits, until they hold as many admitted rows as an unfiltered search
+        would meet in proportion (and at least `depth`): with a country filter and the bundle's country
+        centroids, which lists in the order of those countries' centroids; otherwise how many, nearest first by
+        the index's own centroids. None for other kinds or without a filter."""
         spec = self.bundle.spec
         if not spec.kind.startswith("ivf") or selection.mask is None:
             return None
         if sensor not in self._coverage:
-            self._coverage[sensor] = ListCoverage(self.bundle.indexes[sensor])
+            index = self.bundle.indexes[sensor]
+            centroids = self.bundle.country_centroids.get(sensor) if preassigned_search_works(index) else None
+            self._coverage[sensor] = ListCoverage(index, centroids, self.columns["country"],
+                                                  str(self.bundle.path / country_centroids_file(sensor)))
         coverage = self._coverage[sensor]
         if sensor not in selection.per_list:
             selection.per_list[sensor] = coverage.admitted_per_list(selection.mask)
         target = max(depth, int(selection.count * spec.nprobe / coverage.nlist))
-        return coverage.probes(vector, selection.per_list[sensor], target, spec.nprobe)
+        lists = coverage.country_lists(vector, selection.per_list[sensor], countries, target, spec.nprobe)
+        if lists is not None:
+            return Probes(len(lists), lists)
+        return Probes(coverage.probes(vector, selection.per_list[sensor], target, spec.nprobe))
 
     def _admissible(self, rows: np.ndarray, filters: Filters, query: Query) -> np.ndarray:
         """Post-filter of candidate rows: the query's own pair and results too close to the query (cheap
@@ -180,9 +192,10 @@ class SearchEngine:
     def _search_sensor(self, vector: np.ndarray, sensor: str, k: int, filters: Filters, query: Query,
                        unfiltered: dict | None = None):
         """Top-k admissible (scores, rows) of one sensor: column filters as a FAISS ID selector (or exactly,
-        when they admit few rows), the rest post-filtered, fetching more candidates until k are left or the
-        selection is exhausted. `unfiltered`: receives ["rows"], the first search's candidates best first,
-        when no column filter applied (what the counterpart rank needs)."""
+        when they admit few rows; a country filter visits the lists its own rows' centroids choose), the rest
+        post-filtered, fetching more candidates until k are left or the selection is exhausted. `unfiltered`:
+        receives ["rows"], the first search's candidates best first, when no column filter applied (what the
+        counterpart rank needs)."""
         index, spec, vectors = self.bundle.indexes[sensor], self.bundle.spec, self.bundle.embeddings[sensor]
         selection = self._selection(filters)
         if selection.count == 0:
@@ -193,9 +206,15 @@ class SearchEngine:
                 scores, rows = exact_subset(vectors, vector, selection.rows(), fetch)
             else:
                 depth = None if selection.mask is None else max(candidate_depth(spec, fetch), FILTERED_CANDIDATES)
-                nprobe = self._nprobe(sensor, selection, vector, COVERAGE_FACTOR * (depth or fetch))
-                params = search_parameters(spec, selection.selector(self.count), nprobe)
-                scores, rows = search_candidates(index, spec, vectors, vector, fetch, params, depth)
+                probes = self._nprobe(sensor, selection, vector, COVERAGE_FACTOR * (depth or fetch),
+                                      filters.countries)
+                if probes is not None and probes.lists is not None:
+                    scores, rows = search_lists(index, spec, vectors, vector, fetch, probes.lists,
+                                                selection.selector(self.count), self._coverage[sensor].centroids,
+                                                depth)
+                else:
+                    params = search_parameters(spec, selection.selector(self.count), probes and probes.count)
+                    scores, rows = search_candidates(index, spec, vectors, vector, fetch, params, depth)
                 if unfiltered is not None and selection.mask is None:
                     unfiltered.setdefault("rows", rows)
                 scores, rows = scores[:fetch], rows[:fetch]
