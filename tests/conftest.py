@@ -17,6 +17,17 @@ RICO_S1_NAME = "S1A_IW_GRDH_1SDV_20170613T165043_33UUP_70_48"
 RICO_S2_NAME = "S2A_MSIL2A_20170613T101031_N9999_R022_T33UUP_75_43"
 
 
+@pytest.fixture(autouse=True)
+def torch_threads_kept():
+    """The app sets torch's threads for its one-image queries (pages/ui/resources.py); an AppTest runs it in
+    this process, and the tests after it must keep torch's own setting (training, archive embedding)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def names_table() -> pd.DataFrame:
     return pd.read_csv(DATA / "s1_s2_name_country_season.csv")

@@ -138,6 +138,26 @@ def test_filters(engine):
     assert nothing.results == [] and nothing.metrics is None
 
 
+def test_each_search_runs_faiss_single_threaded_in_its_own_thread(engine):
+    """OpenMP keeps the thread count per calling thread and a server searches from a new thread per request:
+    the engine applies its setting on every search, not only where it was built."""
+    import threading
+
+    import faiss
+
+    seen = []
+
+    def request():
+        faiss.omp_set_num_threads(2)  # what a fresh thread would otherwise use on this machine
+        engine.search(query_of(engine, 0), ("s1",), 5)
+        seen.append(faiss.omp_get_max_threads())
+
+    worker = threading.Thread(target=request)
+    worker.start()
+    worker.join()
+    assert seen == [1]
+
+
 def test_compare_labels_by_hand():
     comparison = compare_labels(["Arable land", "Pastures"], ["Pastures", "Urban fabric", "Mixed forest"])
     assert comparison["shared"] == ["Pastures"] and comparison["missing"] == ["Arable land"]

@@ -113,8 +113,10 @@ class SearchEngine:
     def __init__(self, bundle: Bundle, threads: int | None = 1):
         # One query is too small to share between threads, and FAISS's OpenMP threads spin-wait: on a
         # busy 2-core server, single-threaded search measured 6x faster (p50 2.6 ms vs 16 ms, 20k x 768).
-        if threads is not None:
-            faiss.omp_set_num_threads(threads)
+        # OpenMP keeps the setting per calling thread, and a server calls from a new thread per request
+        # (Streamlit: per script run), so `search` applies it again.
+        self.threads = threads
+        self._apply_threads()
         self.bundle = bundle
         table = bundle.table
         self.count = len(table)
@@ -131,6 +133,10 @@ class SearchEngine:
         self._masks: dict = {}
         self._coverage: dict[str, ListCoverage] = {}  # per sensor, built at the first filtered search
         self.calibrator = ScoreCalibrator(bundle.embeddings)
+
+    def _apply_threads(self) -> None:
+        if self.threads is not None:
+            faiss.omp_set_num_threads(self.threads)
 
     def values(self, column: str) -> list[str]:
         return sorted({v for v in self.columns[column] if v is not None})
@@ -251,6 +257,7 @@ class SearchEngine:
         Both sensors: each sensor's top-k, merged by calibrated score (`calibrate=False`: by raw score, which
         favours the query's own sensor whenever the two sensors' embeddings sit apart)."""
         started = time.perf_counter()
+        self._apply_threads()
         check_sensor(query.sensor)
         if k < 1:
             raise InputError("k must be at least 1")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from pages.ui.state import KEY_CAME_FROM, KEY_ENTRY, KEY_PAGE
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[2]
+TORCH_THREADS_ENV = "CSMAE_TORCH_THREADS"
 ASSETS = ROOT / "assets"
 
 
@@ -43,8 +45,18 @@ class Backend:
         return self.entry["name"]
 
 
+def torch_threads() -> int:
+    """torch's intra-op threads for the app's one-image embeddings: CSMAE_TORCH_THREADS, default 1."""
+    value = os.environ.get(TORCH_THREADS_ENV, "1").strip()
+    if not value.isdigit() or int(value) < 1:
+        raise CsmaeError(f"{TORCH_THREADS_ENV} must be a whole number of threads, 1 or more, not {value!r}; "
+                         f"unset it for the default (1)")
+    return int(value)
+
+
 @st.cache_resource(show_spinner="Loading model and index ...")
 def load_backend(entry_json: str) -> Backend:
+    threads = torch_threads()  # a wrong setting is said before minutes of loading
     entry = json.loads(entry_json)
     encoder = load_model(entry["model"]) if entry.get("model") else None
     bundle = Bundle(entry["bundle"], expected_model_hash=encoder.accepted_hashes if encoder else None,
@@ -52,7 +64,14 @@ def load_backend(entry_json: str) -> Backend:
     archive = open_archive(entry["archive"]) if entry.get("archive") else None
     if archive is not None and len(archive) != len(bundle.table):
         raise CsmaeError(f"the archive {entry['archive']} holds {len(archive)} pairs but the bundle {len(bundle.table)}")
-    return Backend(entry, encoder, bundle, SearchEngine(bundle), archive)
+    backend = Backend(entry, encoder, bundle, SearchEngine(bundle), archive)
+    # The app embeds one image per query. With torch's default two intra-op threads, an upload's embedding
+    # took 113-176 ms in the running server (2 cores, the browser beside it), 14-16 ms with one; more cores
+    # and a larger model may want more: CSMAE_TORCH_THREADS.
+    import torch  # loaded with the model already; imported here so that this module stays light
+
+    torch.set_num_threads(threads)
+    return backend
 
 
 PAGES = (("pages/search.py", "Search", ":material/search:"), ("pages/explorer.py", "Archive explorer", ":material/map:"),
