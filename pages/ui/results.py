@@ -27,7 +27,7 @@ OVERLAY_RANKS = 10  # with many results, the best this many keep their image ove
 
 @st.cache_data(max_entries=4096, show_spinner=False)
 def result_image(entry_json: str, row: int, sensor: str) -> str | None:
-    """PNG data URL of an archive patch's preview (cached per server)."""
+    """JPEG data URL of an archive patch's preview (cached per server)."""
     from pages.ui.resources import load_backend
 
     backend = load_backend(entry_json)
