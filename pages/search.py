@@ -189,9 +189,9 @@ def summary(response: SearchResponse, elapsed_ms: float) -> None:
     cells.append(("Counterpart rank", html.escape(rank), "rank of the query's own other-sensor patch among all "
                   "patches of that sensor (archive queries only)"))
     cells.append(("Search time", f"{elapsed_ms:.0f} ms", "query embedding, search and result records"))
-    st.markdown('<div class="search-summary" style="display:flex;flex-wrap:wrap;gap:0.5rem;margin-bottom:1rem">' + "".join(
-        SUMMARY_CELL.format(label=label, value=value, help=help_text) for label, value, help_text in cells)
-        + "</div>", unsafe_allow_html=True)
+    row = "".join(SUMMARY_CELL.format(label=label, value=value, help=help_text) for label, value, help_text in cells)
+    st.markdown(f'<div class="search-summary" style="display:flex;flex-wrap:wrap;gap:0.5rem;margin-bottom:1rem">{row}'
+                "</div>", unsafe_allow_html=True)
 
 
 def fewer_than_asked(response: SearchResponse, k: int, filters: Filters) -> None:
