@@ -180,7 +180,7 @@ def test_choosing_a_failure_query_shows_results_with_label_chips():
     images = [image for image in at.get("image") if not image.captions or not image.captions[0]]
     assert len(images) == k                                             # one preview per result
     assert any(image.captions and image.captions[0].startswith("Query · S2") for image in at.get("image"))
-    chips = [m.value for m in at.markdown if "border-radius" in m.value]
+    chips = [m.value for m in at.markdown if 'class="chip' in m.value]  # label chips (pages/ui/widgets.py)
     assert len(chips) >= k + 1                                          # query, legend, one per result
     assert any("missing from the result" in c for c in chips) and any("in the query and the result" in c for c in chips)
     values = metric_values(at)

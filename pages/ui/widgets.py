@@ -26,6 +26,11 @@ def data_url(image: np.ndarray) -> str:
 
 CHIP_COLOURS = {"shared": ("#1b7f3b", "#e3f4e8"), "missing": ("#b42318", "#fdecea"),
                 "extra": ("#b54708", "#fff4e5"), "plain": ("#344054", "#f2f4f7")}
+# The chips' look, sent once per page (pages/ui/resources.page_menu) instead of inline on every chip: a
+# result card's Markdown is parsed as HTML in the browser on every search, and inline styles made it long.
+CHIP_CSS = ("<style>.chip{display:inline-block;margin:1px 2px;padding:0 6px;border-radius:9px;font-size:0.72rem}"
+            + "".join(f".chip-{kind}{{color:{colour};background:{background};border:1px solid {colour}33}}"
+                      for kind, (colour, background) in CHIP_COLOURS.items()) + "</style>")
 
 
 def label_chips(shared=(), missing=(), extra=(), plain=(), empty: str = "") -> str:
@@ -35,12 +40,9 @@ def label_chips(shared=(), missing=(), extra=(), plain=(), empty: str = "") -> s
     (nothing when it is "")."""
     chips = []
     for kind, labels in (("shared", shared), ("missing", missing), ("extra", extra), ("plain", plain)):
-        colour, background = CHIP_COLOURS[kind]
         sign = {"shared": "✓ ", "missing": "− ", "extra": "+ ", "plain": ""}[kind]
-        for label in labels:
-            chips.append(f'<span class="chip chip-{kind}" title="{kind}" style="display:inline-block;margin:1px 2px;'
-                         f'padding:0 6px;border-radius:9px;font-size:0.72rem;color:{colour};background:{background};'
-                         f'border:1px solid {colour}33">{sign}{shown(label, context="html")}</span>')
+        for label in labels:  # styled by CHIP_CSS
+            chips.append(f'<span class="chip chip-{kind}" title="{kind}">{sign}{shown(label, context="html")}</span>')
     if not chips and empty:
         return f"<em>{shown(empty, context='html')}</em>"
     return "".join(chips)
