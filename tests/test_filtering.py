@@ -157,7 +157,7 @@ def test_combined_filters_order_by_the_country_and_count_the_whole_filter(placed
     # half the rows admitted: the target list (15) and the decoy (75) are needed for 80
     assert list(engine._coverage["s2"].country_lists(basis(0), per_list, filters.countries, 80, 1)) == [1, 0]
     # a filter without a country keeps the index's own order
-    assert engine._nprobe("s2", engine._selection(Filters(seasons=frozenset({"Summer"}))), basis(0), 80).lists is None
+    assert engine._probes("s2", engine._selection(Filters(seasons=frozenset({"Summer"}))), basis(0), 80).lists is None
 
 
 def test_bundle_without_country_centroids_keeps_the_index_order(placed, small_targets):

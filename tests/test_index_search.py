@@ -421,7 +421,7 @@ def test_ivf_bundles_carry_country_centroids_and_flat_ones_do_not(large_syntheti
         assert arrays["count"].sum() == table["country"].notna().sum() and arrays["mean"].shape[1] == 32
     country = table["country"].value_counts().index[0]
     mask = (table["country"] == country).to_numpy()
-    probes = large_synthetic_engine._nprobe("s2", Selection.of(mask, len(table)), bundle.embeddings["s2"][0],
+    probes = large_synthetic_engine._probes("s2", Selection.of(mask, len(table)), bundle.embeddings["s2"][0],
                                             40, frozenset({country}))
     admitted_lists = set(np.flatnonzero(large_synthetic_engine._coverage["s2"].admitted_per_list(mask)))
     assert probes.lists is not None and set(probes.lists) <= admitted_lists and probes.count == len(probes.lists)

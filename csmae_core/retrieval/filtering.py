@@ -126,6 +126,7 @@ class ListCoverage:
         self.centroids = ivf.quantizer.reconstruct_n(0, ivf.nlist)  # (nlist, D)
         self.list_of_row = list_of_rows(index)
         self.groups = None if centroids is None else self._checked(centroids, countries, source)
+        self._gathered: dict[frozenset[str], tuple[np.ndarray, np.ndarray]] = {}
 
     def _checked(self, centroids: dict, countries: np.ndarray | None, source: str) -> dict:
         missing = [name for name in CENTROID_ARRAYS if name not in centroids]
@@ -163,6 +164,16 @@ class ListCoverage:
         needed = int(np.searchsorted(covered, min(target, covered[-1]))) + 1
         return int(min(self.nlist, max(minimum, needed)))
 
+    def _country_groups(self, countries: frozenset[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(list, mean) of the groups of `countries`, gathered once per country set (not on every query)."""
+        if countries not in self._gathered:
+            codes = [self.groups["position"][c] for c in countries if c in self.groups["position"]]
+            chosen = np.isin(self.groups["country"], codes)
+            if len(self._gathered) >= 64:
+                self._gathered.clear()
+            self._gathered[countries] = (self.groups["list"][chosen], np.ascontiguousarray(self.groups["mean"][chosen]))
+        return self._gathered[countries]
+
     def country_lists(self, query: np.ndarray, admitted_per_list: np.ndarray, countries, target: int,
                       minimum: int) -> np.ndarray | None:
         """The lists a filter of `countries` visits, in order: by the query's inner product with the centroid
@@ -171,10 +182,9 @@ class ListCoverage:
         centroids (the caller keeps the rule of `probes`)."""
         if self.groups is None or not countries:
             return None
-        codes = [self.groups["position"][c] for c in countries if c in self.groups["position"]]
-        chosen = np.isin(self.groups["country"], codes)
+        lists, means = self._country_groups(frozenset(countries))
         score = np.full(self.nlist, -np.inf, dtype=np.float32)
-        np.maximum.at(score, self.groups["list"][chosen], self.groups["mean"][chosen] @ query.reshape(-1))
+        np.maximum.at(score, lists, means @ query.reshape(-1))
         score[admitted_per_list == 0] = -np.inf
         order = np.argsort(-score, kind="stable")[:int(np.isfinite(score).sum())]
         if not len(order):

@@ -161,7 +161,7 @@ class SearchEngine:
             self._masks[key] = Selection.of(np.logical_and.reduce(masks) if masks else None, self.count)
         return self._masks[key]
 
-    def _nprobe(self, sensor: str, selection: Selection, vector: np.ndarray, depth: int,
+    def _probes(self, sensor: str, selection: Selection, vector: np.ndarray, depth: int,
                 countries: frozenset[str] | None = None) -> Probes | None:
         """Lists a filtered IVF search visits, until they hold as many admitted rows as an unfiltered search
         would meet in proportion (and at least `depth`): with a country filter and the bundle's country
@@ -212,7 +212,7 @@ class SearchEngine:
                 scores, rows = exact_subset(vectors, vector, selection.rows(), fetch)
             else:
                 depth = None if selection.mask is None else max(candidate_depth(spec, fetch), FILTERED_CANDIDATES)
-                probes = self._nprobe(sensor, selection, vector, COVERAGE_FACTOR * (depth or fetch),
+                probes = self._probes(sensor, selection, vector, COVERAGE_FACTOR * (depth or fetch),
                                       filters.countries)
                 if probes is not None and probes.lists is not None:
                     scores, rows = search_lists(index, spec, vectors, vector, fetch, probes.lists,

@@ -17,8 +17,8 @@ from pages.ui.safe_text import shown, shown_message
 
 SENSOR_NAMES = {"s1": "Sentinel-1", "s2": "Sentinel-2"}
 # (model, query content, result sensor, row), the result's record and the maps of the open detail view: the
-# page reruns for every click while it stays open (feedback, pages, options), and the two encoder passes
-# behind the maps cost 30-50 ms each time
+# page reruns for every click while it stays open (feedback, pages, options), and computing the maps again
+# (two encoder passes) made such a rerun cost 422 ms of CPU instead of 69 (AppTest, median of 8)
 KEY_MATCH = "match_view_maps"
 EXPLANATION = ("Each cell of the {grid} grid is one token of the encoder (after its last blocks, in the space "
                "of the pooled embedding the index searches with). Left: how similar each of the query's tokens is "
