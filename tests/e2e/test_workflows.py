@@ -68,6 +68,18 @@ def test_an_example_and_a_drawn_rectangle_restrict_the_search(page, app_url):
     page.screenshot(path=str(OUTPUT / "workflows.png"), full_page=True)
 
 
+def settled(page, quiet_ms: int = 700) -> None:
+    """Wait until no script run has been going for `quiet_ms` (a shared link's page reruns as its map and
+    address report back)."""
+    idle = ("() => document.querySelector('[data-testid=stApp]')?.getAttribute('data-test-script-state')"
+            " === 'notRunning'")
+    for _ in range(3):
+        page.wait_for_function(idle, timeout=30_000)
+        page.wait_for_timeout(quiet_ms)
+        if page.evaluate(idle):
+            return
+
+
 def test_the_result_downloads_are_made_when_clicked_and_hold_every_result(page, app_url):
     """The page hands the results files out on click (built then, not on every rerun): a real download."""
     import csv
@@ -79,6 +91,7 @@ def test_the_result_downloads_are_made_when_clicked_and_hold_every_result(page, 
     page.get_by_text(RESULTS).wait_for(timeout=90_000)
     files = {}
     for label in ("Download CSV", "Download GeoJSON"):
+        settled(page)  # a file made on click comes from the last finished run: not clicked during a rerun
         with page.expect_download(timeout=30_000) as download:
             page.get_by_role("button", name=label).click()
         files[label] = open(download.value.path(), encoding="utf-8").read()
