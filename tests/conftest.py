@@ -40,6 +40,12 @@ def demo_archive():
     return PackedArchive(DEMO)
 
 
+def result_cards(at) -> list[str]:
+    """The HTML bodies of the search page's result cards (pages/ui/results_gallery.card_html), in the element
+    tree's order (the gallery's columns one after another)."""
+    return [element.value for element in at.get("html") if "result-card" in element.value]
+
+
 def summary_metrics(at) -> dict[str, str]:
     """The search page's summary row (pages/search.py summary: P@k ... Search time) as {label: value}."""
     row = next(m.value for m in at.markdown if 'class="search-summary"' in m.value)

@@ -56,6 +56,17 @@ def markdown_problems(body: str, html: bool = False) -> list[str]:
     return [pattern.pattern for pattern in patterns if pattern.search(text)]
 
 
+# the page's own image in a result card's HTML element: a JPEG it encoded itself (pages/ui/widgets.data_url)
+PAGE_IMAGE = re.compile(r'<img class="result-image" src="data:image/jpeg;base64,[A-Za-z0-9+/=]+" alt="">')
+
+
+def html_problems(body: str) -> list[str]:
+    """The forbidden patterns found in the body of one HTML element (st.html): the page's own images aside,
+    held to the rules of Markdown with HTML on (st.html does not parse Markdown; the stricter rule costs
+    nothing and keeps a card safe if it ever moves into Markdown)."""
+    return markdown_problems(PAGE_IMAGE.sub("", body), html=True)
+
+
 def archive_value(index: int, limit: int = 5_000) -> str:
     """The payload for row `index` of a hostile archive table, numbered (unique) and at most `limit` long."""
     name = list(PAYLOADS)[index % len(PAYLOADS)]

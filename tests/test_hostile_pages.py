@@ -2,8 +2,8 @@
 AppTest: values of the address, names of uploaded files, labels in an uploaded patch's labels JSON, and a
 custom archive whose pair ids, S1 names, countries, seasons and bundle name are payloads (search
 results, gallery, map popups and tooltips, the explorer, the evaluation and about pages). Every rendered
-Markdown body must be free of link, image, autolink and (where HTML is on) tag markup, no exception may
-escape, and every quoted value is cut. tests/e2e/test_hostile.py renders the same in a real browser."""
+Markdown body and HTML element must be free of link, image, autolink and (where HTML is on) tag markup (the
+page's own preview images in result cards aside), no exception may escape, and every quoted value is cut. tests/e2e/test_hostile.py renders the same in a real browser."""
 from __future__ import annotations
 
 import io
@@ -14,7 +14,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT, V1_S1, V1_S2
-from tests.payloads import HOST, PAYLOADS, archive_value, markdown_problems, write_payload_catalogue
+from pages.ui.widgets import PAGE_CSS
+from tests.payloads import HOST, PAGE_IMAGE, PAYLOADS, archive_value, html_problems, markdown_problems, \
+    write_payload_catalogue
 
 TEXT_ELEMENTS = ("markdown", "caption", "error", "warning", "info", "success", "title", "header", "subheader")
 # what an escaped JavaScript string in a folium map may never hold
@@ -35,6 +37,11 @@ def rendered_problems(at) -> list[tuple[str, str, list[str]]]:
             problems = markdown_problems(element.value, html=html)
             if problems or len(element.value) > 3000:
                 found.append((kind, element.value[:120], problems or ["longer than 3000 characters"]))
+    for element in at.get("html"):  # result cards (pages/ui/results_gallery.card_html)
+        body = PAGE_IMAGE.sub("", element.value)
+        problems = [] if element.value == PAGE_CSS else html_problems(element.value)
+        if problems or len(body) > 3000:
+            found.append(("html", body[:120], problems or ["longer than 3000 characters"]))
     for component in at.get("component_instance"):
         arguments = component.proto.json_args
         found += [("map", arguments[:60], [b]) for b in MAP_BREAKOUTS if b in arguments]

@@ -7,7 +7,7 @@ from csmae_core.retrieval.bundle import Bundle
 from csmae_core.retrieval.calibration import ScoreCalibrator, ScoreScale
 from csmae_core.retrieval.search import Query, SearchEngine
 from scripts import measure_merge
-from tests.conftest import ROOT
+from tests.conftest import ROOT, result_cards
 
 
 def unit(x):
@@ -137,10 +137,10 @@ def test_the_gallery_shows_each_results_calibrated_score_when_both_sensors_are_s
     at.query_params.update({"pair": "S2A_MSIL2A_20170613T101031_87_48", "sensor": "s2", "k": "6"})
     at.run()
     response = at.session_state["response"]
-    cards = {int(m.value.split('data-rank="')[1].split('"')[0]): m.value for m in at.markdown
-             if "result-card" in m.value}  # the gallery's columns list cards column by column
+    cards = {int(card.split('data-rank="')[1].split('"')[0]): card
+             for card in result_cards(at)}  # the gallery's columns list cards column by column
     assert sorted(cards) == [1, 2, 3, 4, 5, 6] and all(r.calibrated_score is not None for r in response.results)
     assert all(f"{r.calibrated_score:+.1f} σ" in cards[r.rank] for r in response.results)
     at.query_params["targets"] = "s2"
     at.run()
-    assert not any("σ" in m.value for m in at.markdown if "result-card" in m.value)  # one sensor: raw order
+    assert not any("σ" in card for card in result_cards(at))  # one sensor: raw order

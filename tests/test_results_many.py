@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 from pages.ui.maps import ClusteredPoints, Footprints
 from pages.ui.results import CLUSTER_FROM, OVERLAY_RANKS, results_layer
 from pages.ui.results_gallery import PAGE_SIZE
-from tests.conftest import ROOT
+from tests.conftest import ROOT, result_cards
 
 DEMO_OTHERS = 118  # 60 pairs x 2 sensors, less the query's own pair
 
@@ -29,7 +29,7 @@ def archive_search(k: int) -> AppTest:
 
 def card_ranks(at) -> list[int]:
     """The ranks of the cards shown (sorted: the element tree reads the gallery's columns one after another)."""
-    return sorted(int(m.value.split('data-rank="')[1].split('"')[0]) for m in at.markdown if "result-card" in m.value)
+    return sorted(int(card.split('data-rank="')[1].split('"')[0]) for card in result_cards(at))
 
 
 def page_line(at, section: str = "all") -> str:
@@ -61,14 +61,13 @@ def test_k_1000_is_capped_by_the_archive_and_the_gallery_is_paged():
 def test_the_minimum_score_hides_results_in_the_gallery_and_says_how_many():
     at = archive_search(1000)
     assert any("all 118 results shown" in c.value for c in at.caption)
-    scores = sorted(float(m.value.split("score **")[1].split("**")[0])
-                    for m in at.markdown if "result-card" in m.value)
+    scores = sorted(float(card.split("score <b>")[1].split("</b>")[0]) for card in result_cards(at))
     threshold = round(scores[len(scores) // 2], 2)  # of the first page: keeps at least half of it
     at.slider(key="min_score").set_value(threshold).run()
     hidden_line = next(c.value for c in at.caption if "hidden" in c.value)
     hidden = int(hidden_line.split(" of ")[0].replace(",", ""))
     assert 0 < hidden < DEMO_OTHERS and f"of {DEMO_OTHERS} results hidden (score below {threshold:.2f})" in hidden_line
-    shown_scores = [float(m.value.split("score **")[1].split("**")[0]) for m in at.markdown if "result-card" in m.value]
+    shown_scores = [float(card.split("score <b>")[1].split("</b>")[0]) for card in result_cards(at)]
     assert shown_scores and min(shown_scores) >= threshold - 0.0005
     left = DEMO_OTHERS - hidden
     if left > PAGE_SIZE:

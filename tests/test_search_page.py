@@ -9,7 +9,7 @@ from csmae_core.io.upload import read_upload
 from csmae_core.retrieval.export import results_csv, results_geojson
 from pages.ui.address import MAX_K
 from pages.ui.state import KEY_QUERY, QuerySpec
-from tests.conftest import ROOT, V1_S2, summary_metrics
+from tests.conftest import ROOT, V1_S2, result_cards, summary_metrics
 
 
 def app() -> AppTest:
@@ -51,7 +51,7 @@ def test_archive_table_pick_k_and_filters():
     at.multiselect(key="filter_countries").set_value(["Finland"]).run()
     assert not at.exception
     at.multiselect(key="targets").set_value(["Sentinel-2"]).run()
-    cards = [html.unescape(m.value) for m in at.markdown if "result-card" in m.value]  # text, pair id, labels
+    cards = [html.unescape(card) for card in result_cards(at)]  # text, pair id, labels
     assert "S2A_" in " ".join(cards) or "S2B_" in " ".join(cards)
     assert cards and all("Sentinel-2 · score" in card for card in cards)
     at.multiselect(key="filter_countries").set_value([]).run()

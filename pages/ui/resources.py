@@ -17,7 +17,7 @@ from csmae_core.catalogue import catalogue_path, read_catalogue
 from csmae_core.preview import preview
 from pages.ui.safe_text import shown, shown_message, shown_value
 from pages.ui.state import KEY_CAME_FROM, KEY_ENTRY, KEY_PAGE
-from pages.ui.widgets import CHIP_CSS
+from pages.ui.widgets import PAGE_CSS
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,7 +87,7 @@ def page_menu() -> None:
     st.session_state[KEY_CAME_FROM] = st.session_state.get(KEY_PAGE)
     st.session_state[KEY_PAGE] = context.page_script_hash if context is not None else None
     st.set_page_config(page_title="CSMAE retrieval", page_icon=str(ASSETS / "icon.png"), layout="wide")
-    st.html(CHIP_CSS)  # the label chips' styles (pages/ui/widgets.py), once per page
+    st.html(PAGE_CSS)  # the label chips' and result images' styles (pages/ui/widgets.py), once per page
     with st.sidebar:
         for path, label, icon in PAGES:
             st.page_link(path, label=label, icon=icon)

@@ -1,9 +1,10 @@
 """The gallery of a search's results: PAGE_SIZE cards a page (only the shown page's images are built), one
-paged section, or one per sensor on request. A card is three elements: its image, its text and labels in
-one Markdown element, and one row of toggles: the feedback choices (pages/ui/examples.py) and "Inspect", which
+paged section, or one per sensor on request. A card is two elements: one HTML element (its image inline, its
+text and labels) and one row of toggles: the feedback choices (pages/ui/examples.py) and "Inspect", which
 opens the detail view of that one result (pages/ui/match_view.py) above the gallery. The browser's time of a
-search grows with the elements a run sends (scripts/bench_browser.py, docs/BENCHMARKS.md): cards of six
-elements each (text, image, caption, chips, feedback, Inspect button) cost the first search of a page ~0.2 s."""
+search grows with the elements a run sends and with the Markdown it parses (scripts/bench_browser.py,
+docs/BENCHMARKS.md): cards of six elements each (text, image, caption, chips, feedback, Inspect button) cost
+the first search of a page ~0.2 s; an image and a Markdown element per card another ~0.25 s of an upload."""
 from __future__ import annotations
 
 import math
@@ -25,9 +26,8 @@ KEY_GROUP = "group_by_sensor"      # the toggle: one gallery section per sensor
 KEY_INSPECT = "inspect_result"     # (sensor, row) of the result whose detail view is open
 KEY_GALLERY_FOR = "gallery_for"    # the results the page numbers belong to (new results: back to page 1)
 PAGE_KEY = "gallery_page_{}"       # the page number of a section ("all", "s1", "s2")
-SCORES = ('<span class="result-scores" style="display:block;font-size:0.8rem;color:rgba(49,51,63,0.6);'
-          'margin-top:0.25rem">prec {:.2f} · rec {:.2f} · F1 {:.2f}</span>')
-CAPTION = '<span class="result-caption" style="display:block;font-size:0.8rem;color:rgba(49,51,63,0.6)">{}</span>'
+SCORES = '<span class="result-scores">prec {:.2f} · rec {:.2f} · F1 {:.2f}</span>'  # styled by widgets.PAGE_CSS
+CAPTION = '<span class="result-caption">{}</span>'
 INSPECT = "Inspect"
 ACTIONS = (*FEEDBACK_CHOICES, INSPECT)
 ACTION_ICONS = {**CHOICE_ICONS, INSPECT: ":material/zoom_in:"}
@@ -94,26 +94,26 @@ def turn(key: str, step: int, pages: int) -> None:
 
 def result_card(backend: Backend, entry_json: str, result: Result, query_name: str, section: str) -> None:
     with st.container(border=True):
-        image = result_image(entry_json, result.row, result.sensor)
-        if image:
-            st.image(image, width="stretch")
-        st.markdown(card_markdown(result, query_name), unsafe_allow_html=True)
+        st.html(card_html(result, query_name, result_image(entry_json, result.row, result.sensor)))
         card_actions(backend, result, key=f"feedback_{section}_{result.rank}")
 
 
-def card_markdown(result: Result, query_name: str) -> str:
-    """The card's heading, pair id and distance, and labels (compared with the query's when it has labels) as
-    one Markdown element; names are escaped (pages/ui/safe_text.py)."""
-    heading = (f'<span class="result-card" data-rank="{result.rank}" '
-               f'data-query="{shown(query_name, context="attribute")}"></span>**#{result.rank}** · '
-               f"{SENSOR_NAMES[result.sensor]} · score **{result.score:.3f}**{calibrated(result)}")
+def card_html(result: Result, query_name: str, image: str | None) -> str:
+    """The card's image (a JPEG data URL the page made, or none), heading, pair id and distance, and labels
+    (compared with the query's when it has labels) as one HTML element: HTML is not parsed as Markdown in the
+    browser, and the image comes with it (no second request). Names are escaped (pages/ui/safe_text.py); the
+    browser sanitises the element too (DOMPurify). It starts with a tag, so st.html never reads it as a path."""
+    picture = f'<img class="result-image" src="{image}" alt="">' if image else ""
+    heading = (f'<div class="result-card" data-rank="{result.rank}" '
+               f'data-query="{shown(query_name, context="attribute")}"><b>#{result.rank}</b> · '
+               f"{SENSOR_NAMES[result.sensor]} · score <b>{result.score:.3f}</b>{calibrated(result)}</div>")
     distance = f" · {result.distance_km:,.1f} km away" if result.distance_km is not None else ""
     if result.precision is not None:
         labels = label_chips(result.shared, result.missing, result.extra) + SCORES.format(
             result.precision, result.recall, result.f1)
     else:
         labels = label_chips(plain=result.labels)
-    return heading + "\n\n" + CAPTION.format(shown(result.pair_id, context="html") + distance) + labels
+    return picture + heading + CAPTION.format(shown(result.pair_id, context="html") + distance) + labels
 
 
 def card_actions(backend: Backend, result: Result, key: str) -> None:
