@@ -67,3 +67,39 @@ def test_a_payload_reaches_the_figure_verbatim_and_is_never_read_as_a_template()
     for name in names:
         assert json.dumps(name) in html
     assert '"49"' not in html and '"loop"' not in html
+
+
+def component_arguments(build, render: bool, monkeypatch) -> dict:
+    """What st_folium sends the browser for the map `build()` makes (ids of folium objects made equal)."""
+    import streamlit_folium
+
+    sent = {}
+    monkeypatch.setattr(streamlit_folium, "_component_func", lambda **kwargs: sent.update(kwargs))
+    fmap, group = build()
+    streamlit_folium.st_folium(fmap, feature_group_to_add=group, render=render, key="map")
+    return {name: re.sub(r"_[0-9a-f]{32}", "_ID", value) if isinstance(value, str) else value
+            for name, value in sent.items() if name not in ("on_change", "key")}  # key: a hash of the ids
+
+
+def every_kind_of_map():
+    """A base map with online layers, cluster assets and a layer control (the results map), points and the
+    drawing tools (the area map), and a feature group of footprints (a search's results)."""
+    from pages.ui.area_input import local_draw
+    from pages.ui.results import base_map
+
+    fmap = base_map()
+    Points([50.0, 51.5], [10.0, 11.25], ["pair a", "pair b"]).add_to(fmap)
+    local_draw().add_to(fmap)
+    group = folium.FeatureGroup(name="results")
+    Footprints([footprint((10.0, 50.0, 10.1, 50.1), "data:image/jpeg;base64,AAAA", "#000", "query")]).add_to(group)
+    return fmap, group
+
+
+def test_maps_are_sent_the_same_without_st_folium_rendering_the_figure_first(monkeypatch):
+    """pages.ui.maps.show_map skips st_folium's first render (of the whole figure): what it sends the browser
+    must not change, or the map's frame would be rebuilt (its identity is a hash of the script)."""
+    with_figure = component_arguments(every_kind_of_map, True, monkeypatch)
+    without = component_arguments(every_kind_of_map, False, monkeypatch)
+    assert without == with_figure
+    assert "leaflet.draw.js" in " ".join(without["js_links"]) and "L.imageOverlay" in without["feature_group"]
+    assert "Draw" in without["script"] and "circleMarker" in without["script"]

@@ -9,12 +9,11 @@ import json
 import folium
 import streamlit as st
 from folium.plugins import Draw
-from streamlit_folium import st_folium
 
 from csmae_core.errors import CsmaeError
 from csmae_core.retrieval.area import Area, area_selection, read_area
 from csmae_core.retrieval.pair_lookup import archive_centre, map_markers
-from pages.ui.maps import STATIC, Points, offline_map
+from pages.ui.maps import STATIC, Points, offline_map, show_map
 from pages.ui.resources import Backend
 from pages.ui.safe_text import shown, shown_message
 
@@ -139,8 +138,8 @@ def draw_map(backend: Backend, round_: int) -> None:
         folium.GeoJson(area.to_geojson()["geometry"], style_function=lambda _: {
             "color": "#d62728", "weight": 2, "fillOpacity": 0.08}).add_to(group)
     with st.container(key="area_map_box"):
-        report = st_folium(fmap, feature_group_to_add=group, height=320, use_container_width=True,
-                           returned_objects=["all_drawings"], key=f"area_map_{round_}")
+        report = show_map(fmap, feature_group_to_add=group, height=320, use_container_width=True,
+                          returned_objects=["all_drawings"], key=f"area_map_{round_}")
     follow_drawings((report or {}).get("all_drawings"))
 
 

@@ -9,13 +9,12 @@ from dataclasses import dataclass
 import folium
 import numpy as np
 import streamlit as st
-from streamlit_folium import st_folium
 
 from csmae_core.retrieval.aggregate import fit_view
 from csmae_core.retrieval.browse import TableFacts, patch_features
 from csmae_core.retrieval.queries import PatchFacts
 from pages.ui.explorer_view import KEY_MAP, MAP_HEIGHT, MAP_WIDTH_GUESS, requested_center_zoom
-from pages.ui.maps import offline_map
+from pages.ui.maps import offline_map, show_map
 from pages.ui.safe_text import shown
 
 BBOX_ZOOM = 10  # from this zoom on a patch is drawn as its footprint (>= ~10 px wide)
@@ -172,6 +171,6 @@ def draw_map(facts: TableFacts, shown: dict, zoom: int, selected: Selected | Non
     if colouring is not None and colouring.query_lonlat is not None:
         query_marker(layer, colouring.query_lonlat)
     center, zoom_request = requested_center_zoom()
-    st_folium(base_map(facts), key=KEY_MAP, height=MAP_HEIGHT, use_container_width=True,
-              returned_objects=["bounds", "zoom", "last_object_clicked"], center=center, zoom=zoom_request,
-              feature_group_to_add=layer)
+    show_map(base_map(facts), key=KEY_MAP, height=MAP_HEIGHT, use_container_width=True,
+             returned_objects=["bounds", "zoom", "last_object_clicked"], center=center, zoom=zoom_request,
+             feature_group_to_add=layer)

@@ -6,12 +6,20 @@ from __future__ import annotations
 import json
 
 import folium
+import xyzservices
 from branca.element import Element, Figure, MacroElement
 from folium.elements import JSCSSMixin
 from folium.plugins import MarkerCluster
 from jinja2 import Template
+from streamlit_folium import st_folium
 
 STATIC = "/app/static"  # Streamlit static serving of ROOT/static (server.enableStaticServing)
+# The online base layers as tile providers: folium looks a layer given by name or URL up among all of
+# xyzservices' providers (~2.5 ms a layer, on every rerun); given the provider it does not.
+OPENSTREETMAP = xyzservices.providers.OpenStreetMap.Mapnik
+SATELLITE = xyzservices.TileProvider(
+    name="Esri World Imagery", attribution="Esri World Imagery", html_attribution="Esri World Imagery",
+    url="https://server.arcgisonline.com/ArcGIS/rest/services/World_Imagery/MapServer/tile/{z}/{y}/{x}")
 
 
 class Verbatim(Element):
@@ -42,7 +50,7 @@ class PayloadElement(MacroElement):
             child.render(**kwargs)
 
 
-class OfflineBasemap(MacroElement):
+class OfflineBasemap(PayloadElement):
     """Country outlines served by this server, drawn in a pane under every overlay: geographic context
     with no internet (the base tile layers need it)."""
 
@@ -70,7 +78,7 @@ class OfflineBasemap(MacroElement):
         self.url = f"{STATIC}/basemap/countries-50m.geojson"
 
 
-class ImmediateClicks(MacroElement):
+class ImmediateClicks(PayloadElement):
     """streamlit-folium reports a click 250 ms after the last map event (a debounce meant for panning and
     zooming): a click is reported at once here, with exactly what the component would report, so that its
     own report, 250 ms later, finds nothing new to send. Mirrors updateComponentValue of streamlit-folium
@@ -169,7 +177,7 @@ class Points(PayloadElement):
         self.payload = script_json([[float(a), float(o), t] for a, o, t in zip(lats, lons, tooltips)])
 
 
-class ClusterAssets(JSCSSMixin, MacroElement):
+class ClusterAssets(JSCSSMixin, PayloadElement):
     """Loads the local leaflet.markercluster into a map's frame and draws nothing: added to a map that never
     changes, so that feature groups sent to it later (ClusteredPoints) find L.markerClusterGroup there. The
     map gets a maximum zoom (a cluster layer refuses a map without one; no base tiles set it here)."""
@@ -243,10 +251,16 @@ def offline_map(location=(50.0, 15.0), zoom_start: int = 4, base_layers: bool = 
     OfflineBasemap().add_to(fmap)
     ImmediateClicks().add_to(fmap)
     if base_layers:
-        folium.TileLayer("OpenStreetMap", name="OpenStreetMap (online)", show=False).add_to(fmap)
-        folium.TileLayer("https://server.arcgisonline.com/ArcGIS/rest/services/World_Imagery/MapServer/tile/{z}/{y}/{x}",
-                         attr="Esri World Imagery", name="Satellite (online)", show=False).add_to(fmap)
+        folium.TileLayer(OPENSTREETMAP, name="OpenStreetMap (online)", show=False).add_to(fmap)
+        folium.TileLayer(SATELLITE, name="Satellite (online)", show=False).add_to(fmap)
     return fmap
+
+
+def show_map(fmap: folium.Map, **kwargs):
+    """st_folium(fmap, **kwargs) without its first render: it renders the whole figure, then the map again,
+    and sends what the second render wrote (the same text: tests/test_browser_maps.py); the first is work
+    repeated on every rerun."""
+    return st_folium(fmap, render=False, **kwargs)
 
 
 def local_marker_cluster(**kwargs) -> MarkerCluster:

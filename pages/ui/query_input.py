@@ -9,7 +9,6 @@ import logging
 
 import numpy as np
 import streamlit as st
-from streamlit_folium import st_folium
 
 from csmae_core.bands import PATCH_PIXELS
 from csmae_core.errors import CsmaeError
@@ -18,7 +17,7 @@ from csmae_core.retrieval.pair_lookup import archive_centre, map_markers, neares
 from csmae_core.retrieval.queries import patch_name
 from pages.ui.address import query_sensors
 from pages.ui.examples import KEY_EMBEDDING, query_example_buttons
-from pages.ui.maps import Points, offline_map
+from pages.ui.maps import Points, offline_map, show_map
 from pages.ui.resources import Backend
 from pages.ui.results import SENSOR_NAMES
 from pages.ui.safe_text import shown, shown_message
@@ -207,8 +206,8 @@ def map_tab(backend: Backend) -> None:
     if len(markers):
         fmap.fit_bounds([[markers["lat"].min(), markers["lon"].min()], [markers["lat"].max(), markers["lon"].max()]])
     with st.container(key="query_map_box"):
-        clicked = st_folium(fmap, height=380, use_container_width=True, returned_objects=["last_clicked"],
-                            key="query_map")
+        clicked = show_map(fmap, height=380, use_container_width=True, returned_objects=["last_clicked"],
+                           key="query_map")
     point = (clicked or {}).get("last_clicked")
     if point and point != st.session_state.get(KEY_MAP_CLICK):  # a new click (the map repeats its last one)
         st.session_state[KEY_MAP_CLICK] = point

@@ -7,12 +7,11 @@ import math
 
 import folium
 import streamlit as st
-from streamlit_folium import st_folium
 
 from csmae_core.preview import preview
 from csmae_core.retrieval.aggregate import fit_view
 from csmae_core.retrieval.search import Result
-from pages.ui.maps import ClusterAssets, ClusteredPoints, Footprints, offline_map
+from pages.ui.maps import ClusterAssets, ClusteredPoints, Footprints, offline_map, show_map
 from pages.ui.resources import Backend
 from pages.ui.safe_text import shown
 from pages.ui.widgets import data_url
@@ -59,8 +58,8 @@ def results_map(backend: Backend, entry_json: str, results: list[Result], query_
     group, bounds, clustered = results_layer(entry_json, results, query_bbox, query_image)
     lat, lon, zoom = fit_view(envelope(bounds), width_px=900, height_px=420) if bounds else (50.0, 10.0, 4)
     with st.container(key="results_map_box"):
-        st_folium(base_map(), feature_group_to_add=group, center=(lat, lon), zoom=zoom, height=460,
-                  use_container_width=True, returned_objects=[], key="results_map")
+        show_map(base_map(), feature_group_to_add=group, center=(lat, lon), zoom=zoom, height=460,
+                 use_container_width=True, returned_objects=[], key="results_map")
     if clustered:
         st.caption(f"The best {len(results) - clustered} results are drawn with their images; the other "
                    f"{clustered:,} as markers, clustered where they lie close together (zoom in to split a "
