@@ -20,7 +20,7 @@ from csmae_core.retrieval.queries import PatchFacts, archive_facts, archive_pair
 from csmae_core.retrieval.search import RANK_DEPTH, Filters, Query, SearchResponse
 from csmae_core.retrieval.upload_query import upload_facts, upload_pair_query, upload_query
 from pages.ui.address import MAX_K
-from pages.ui.area_input import area_input
+from pages.ui.area_input import AREA_CHOICES, area_input, current_area
 from pages.ui.examples import examples_strip, with_examples
 from pages.ui.history import follow_address, write_address
 from pages.ui.query_input import KEY_EMBEDDING, KEY_UPLOAD_LABELS, query_input
@@ -30,8 +30,9 @@ from pages.ui.results_gallery import results_gallery
 from pages.ui.results_scores import shown_results
 from pages.ui.safe_text import shown, shown_message
 from pages.ui.sessions import start_session_janitor
-from pages.ui.state import (KEY_CLOUD, KEY_COUNTRIES, KEY_K, KEY_LAST_QUERY, KEY_LAST_QUERY_MODEL, KEY_OWN, KEY_QUERY, KEY_RADIUS,
-                            KEY_RESPONSE, KEY_SEASONS, KEY_SNOW, KEY_SPLITS, KEY_TARGETS, QuerySpec)
+from pages.ui.state import (FILTER_DEFAULTS, KEY_CLOUD, KEY_COUNTRIES, KEY_FILTERS_OPEN, KEY_K, KEY_LAST_QUERY,
+                            KEY_LAST_QUERY_MODEL, KEY_OWN, KEY_QUERY, KEY_RADIUS, KEY_RESPONSE, KEY_SEASONS, KEY_SNOW,
+                            KEY_SPLITS, KEY_TARGETS, QuerySpec, held_filters, hold)
 from pages.ui.trust import trust_panel
 from pages.ui.widgets import data_url, label_chips
 from pages.ui.workflow_io import session_controls, workflow_downloads
@@ -136,8 +137,8 @@ def query_panel(spec: QuerySpec, facts: PatchFacts, image: np.ndarray | None) ->
 # ---------------------------------------------------------------- options and results
 def search_options(backend: Backend, spec: QuerySpec | None) -> tuple[list[str], int, Filters]:
     """Targets, k and filters; drawn before the first query too (set them first, then pick the query), so the
-    first search of a page adds fewer elements to it."""
-    engine = backend.engine
+    first search of a page adds fewer elements to it. The filters' widgets are built only while their expander
+    is open (their values are held in the session meanwhile, and a caption says which filters are on)."""
     left, middle = st.columns([2, 1])
     # defaults through session state, which a shared link may already have set
     st.session_state.setdefault(KEY_TARGETS, list(SENSOR_NAMES.values()))
@@ -153,21 +154,39 @@ def search_options(backend: Backend, spec: QuerySpec | None) -> tuple[list[str],
                      "spaces (pick a cross-sensor model in the sidebar to search across sensors)")
     k = middle.slider("Results (k)", 1, MAX_K, key=KEY_K,  # the address's limit: a shared link holds any k
                       help=f"up to {MAX_K:,}: the gallery is paged, the map clusters the results beyond the best")
-    with st.expander("Filters"):
-        a, b, c = st.columns(3)
-        splits = a.multiselect("Split", engine.values("split"), key=KEY_SPLITS)
-        countries = b.multiselect("Country", engine.values("country"), key=KEY_COUNTRIES)
-        seasons = c.multiselect("Season", engine.values("season"), key=KEY_SEASONS)
-        d, e, f, g = st.columns(4)
-        snow = d.checkbox("Exclude seasonal snow", key=KEY_SNOW)
-        cloud = e.checkbox("Exclude cloud / shadow", key=KEY_CLOUD)
-        own = f.checkbox("Exclude the query's own pair", True, key=KEY_OWN,
-                         disabled=spec is None or spec.kind != "archive")
-        radius = g.number_input("Exclude results within (km)", 0.0, 5000.0, 0.0, 5.0, key=KEY_RADIUS)
-        area = area_input(backend)
-    filters = Filters(frozenset(splits) or None, frozenset(countries) or None, frozenset(seasons) or None,
-                      snow, cloud, own, float(radius), area=area)
+    hold(FILTER_DEFAULTS)
+    hold(AREA_CHOICES)
+    box = st.expander("Filters", key=KEY_FILTERS_OPEN, on_change="rerun")
+    if box.open:  # built only when open: ~20 elements less for the browser to draw on every search
+        with box:
+            filter_widgets(backend, spec)
+    filters = held_filters(current_area())
+    if not box.open and filters_on(filters):
+        st.caption(f"Filters on: {', '.join(filters_on(filters))} (open Filters to see or change them).")
     return targets, k, filters
+
+
+def filter_widgets(backend: Backend, spec: QuerySpec | None) -> None:
+    """The filters' widgets (their values: pages.ui.state.held_filters) and the area of interest."""
+    engine = backend.engine
+    a, b, c = st.columns(3)
+    a.multiselect("Split", engine.values("split"), key=KEY_SPLITS)
+    b.multiselect("Country", engine.values("country"), key=KEY_COUNTRIES)
+    c.multiselect("Season", engine.values("season"), key=KEY_SEASONS)
+    d, e, f, g = st.columns(4)
+    d.checkbox("Exclude seasonal snow", key=KEY_SNOW)
+    e.checkbox("Exclude cloud / shadow", key=KEY_CLOUD)
+    f.checkbox("Exclude the query's own pair", key=KEY_OWN, disabled=spec is None or spec.kind != "archive")
+    g.number_input("Exclude results within (km)", 0.0, 5000.0, step=5.0, key=KEY_RADIUS)
+    area_input(backend)
+
+
+def filters_on(filters: Filters) -> list[str]:
+    """What the filters restrict, in words (the query's own pair, excluded by default, not counted)."""
+    named = {"split": filters.splits, "country": filters.countries, "season": filters.seasons,
+             "no seasonal snow": filters.exclude_snow, "no cloud / shadow": filters.exclude_cloud,
+             "a minimum distance": filters.min_distance_km > 0, "an area of interest": filters.area is not None}
+    return [name for name, on in named.items() if on]
 
 
 SUMMARY_CELL = ('<div class="summary-cell" data-label="{label}" data-value="{value}" title="{help}" style="flex:1;'

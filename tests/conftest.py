@@ -40,6 +40,17 @@ def demo_archive():
     return PackedArchive(DEMO)
 
 
+def open_expander(at, key: str):
+    """The user opens an expander that builds its content only while open (st.expander on_change="rerun"):
+    the search page's Filters (pages.ui.state.KEY_FILTERS_OPEN) and trust details (pages.ui.trust)."""
+    at.session_state[key] = True
+    return at.run()
+
+
+def open_filters(at):
+    return open_expander(at, "filters_open")
+
+
 def result_cards(at) -> list[str]:
     """The HTML bodies of the search page's result cards (pages/ui/results_gallery.card_html), in the element
     tree's order (the gallery's columns one after another)."""

@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from pages.ui.trust import KEY_TRUST_OPEN
 from scripts.measure_inputs import FORMS, footprint_of
-from tests.conftest import ROOT
+from tests.conftest import ROOT, open_expander
 
 ROW = 3
 
@@ -57,6 +58,7 @@ def test_archive_pick_shows_the_trust_details_without_warning():
     at.selectbox(key="table_pick").set_value(ROW).run()
     assert not at.exception and warnings(at) == []
     assert any(e.label == "How this query compares with the archive" for e in at.expander)
+    open_expander(at, KEY_TRUST_OPEN)
     assert any("Best match scores" in c.value for c in at.caption)
 
 

@@ -9,7 +9,7 @@ from csmae_core.io.upload import read_upload
 from csmae_core.retrieval.export import results_csv, results_geojson
 from pages.ui.address import MAX_K
 from pages.ui.state import KEY_QUERY, QuerySpec
-from tests.conftest import ROOT, V1_S2, result_cards, summary_metrics
+from tests.conftest import ROOT, V1_S2, open_filters, result_cards, summary_metrics
 
 
 def app() -> AppTest:
@@ -48,7 +48,7 @@ def test_archive_table_pick_k_and_filters():
     assert spec.kind == "archive" and spec.row == 3 and spec.sensor == "s1"
     at.slider(key="k").set_value(5).run()
     assert results_heading(at) == ["5 most similar patches"]
-    at.multiselect(key="filter_countries").set_value(["Finland"]).run()
+    open_filters(at).multiselect(key="filter_countries").set_value(["Finland"]).run()
     assert not at.exception
     at.multiselect(key="targets").set_value(["Sentinel-2"]).run()
     cards = [html.unescape(card) for card in result_cards(at)]  # text, pair id, labels
@@ -63,9 +63,34 @@ def test_filters_that_exclude_everything_say_so():
     at = app().run()
     at.segmented_control(key="query_source").set_value("Archive table").run()
     at.selectbox(key="table_pick").set_value(0).run()
-    at.number_input(key="filter_radius").set_value(5000.0).run()
+    open_filters(at).number_input(key="filter_radius").set_value(5000.0).run()
     assert not at.exception
     assert any("No archive patch passes the filters" in w.value for w in at.warning)
+
+
+def test_filters_keep_their_values_and_are_named_while_their_expander_is_closed():
+    """The filters' widgets are built only while their expander is open (fewer elements for the browser on
+    every search): closed again, the search stays filtered and a caption says which filters are on."""
+    from pages.ui.state import KEY_FILTERS_OPEN
+
+    at = app()
+    at.query_params.update({"pair": "S2A_MSIL2A_20170613T101031_87_48", "sensor": "s2", "k": "10"})
+    at.run()
+    unfiltered = [r.id for r in at.session_state["response"].results]
+    assert [m.key for m in at.multiselect] == ["targets"] and not any("Filters on" in c.value for c in at.caption)
+    open_filters(at).multiselect(key="filter_countries").set_value(["Austria"]).run()
+    at.checkbox(key="filter_snow").check().run()
+    filtered = [r.id for r in at.session_state["response"].results]
+    assert filtered and filtered != unfiltered
+    at.session_state[KEY_FILTERS_OPEN] = False
+    at.run()
+    assert not at.exception and [m.key for m in at.multiselect] == ["targets"]
+    assert [r.id for r in at.session_state["response"].results] == filtered
+    assert [c.value for c in at.caption if "Filters on" in c.value] == [
+        "Filters on: country, no seasonal snow (open Filters to see or change them)."]
+    open_filters(at)
+    assert at.multiselect(key="filter_countries").value == ["Austria"] and at.checkbox(key="filter_snow").value
+    assert at.checkbox(key="filter_own").value and not at.warning  # defaults held too, no Session State warning
 
 
 def test_upload_query_with_user_labels():

@@ -26,6 +26,7 @@ KEY_AREA_DRAWN = "area_drawn_seen"  # the drawings last followed (the map repeat
 KEY_AREA_FILE = "area_file_seen"   # the uploaded file last followed
 KEY_AREA_ERROR = "area_error"
 SIDES = ("Inside the area", "Outside the area")
+AREA_CHOICES = {KEY_AREA_SIDE: SIDES[0], KEY_AREA_DRAWING: False}  # its widgets' values (pages.ui.state.hold)
 MAX_MAP_POINTS = 3000
 
 

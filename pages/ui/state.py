@@ -5,6 +5,8 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from csmae_core.retrieval.search import Filters
+
 KEY_ENTRY = "catalogue_entry"
 KEY_QUERY = "query"
 KEY_RESPONSE = "response"
@@ -12,11 +14,32 @@ KEY_UPLOAD_QUERY = "upload_query"  # the query of the upload held in the uploade
 KEY_HANDED_OVER = "query_handed_over"  # another page chose the query: the search page writes its address
 KEY_TARGETS, KEY_K = "targets", "k"  # the search page's sensor choice (display names) and number of results
 KEY_PAGE, KEY_CAME_FROM = "page_now", "page_before"  # the page script of this run and of the run before
-# the search page's filter widgets (a loaded session sets them)
+# the search page's filter widgets (a loaded session sets them), drawn only while their expander is open
 KEY_SPLITS, KEY_COUNTRIES, KEY_SEASONS = "filter_splits", "filter_countries", "filter_seasons"
 KEY_SNOW, KEY_CLOUD, KEY_OWN, KEY_RADIUS = "filter_snow", "filter_cloud", "filter_own", "filter_radius"
+KEY_FILTERS_OPEN = "filters_open"
+FILTER_DEFAULTS = {KEY_SPLITS: [], KEY_COUNTRIES: [], KEY_SEASONS: [], KEY_SNOW: False, KEY_CLOUD: False,
+                   KEY_OWN: True, KEY_RADIUS: 0.0}
 KEY_LAST_QUERY = "last_query"  # the csmae_core Query of the search page's last search (other pages reuse it)
 KEY_LAST_QUERY_MODEL = "last_query_model"  # the catalogue entry (name) whose model made that Query's vector
+
+
+def hold(defaults: dict) -> None:
+    """Keep the values of widgets that a run may not draw: Streamlit drops a widget's value at the end of a run
+    that did not draw it, a value written back as plain session state stays (and the widget, drawn again,
+    shows it). Call before those widgets would be drawn."""
+    for key, default in defaults.items():
+        st.session_state[key] = st.session_state.get(key, default)
+
+
+def held_filters(area=None) -> Filters:
+    """The search page's filters as the session holds them (drawn or not), with `area`."""
+    def names(key: str) -> frozenset[str] | None:
+        return frozenset(st.session_state.get(key) or []) or None
+
+    return Filters(names(KEY_SPLITS), names(KEY_COUNTRIES), names(KEY_SEASONS), bool(st.session_state.get(KEY_SNOW)),
+                   bool(st.session_state.get(KEY_CLOUD)), bool(st.session_state.get(KEY_OWN, True)),
+                   float(st.session_state.get(KEY_RADIUS) or 0.0), area=area)
 
 
 @dataclass

@@ -15,6 +15,8 @@ from pages.ui.resources import Backend
 from pages.ui.results import SENSOR_NAMES
 from pages.ui.safe_text import shown_message
 
+KEY_TRUST_OPEN = "trust_details_open"  # the details are built only while their expander is open
+
 
 @st.cache_resource(show_spinner="Measuring the archive ...")
 def archive_yardsticks(entry_json: str, _backend: Backend) -> ArchiveProfile:
@@ -31,11 +33,13 @@ def trust_panel(backend: Backend, entry_json: str, queries: Sequence[tuple[str, 
     warnings = [w for _, report in reports for w in report.warnings]
     for warning in warnings:
         st.warning(f"Out of distribution: {shown_message(warning)}")
-    with st.expander("How this query compares with the archive", expanded=False):
-        if not warnings:
-            st.caption("Every band and the best score sit inside the archive's range.")
-        for sensor, report in reports:
-            _report_table(sensor, report, profile)
+    details = st.expander("How this query compares with the archive", key=KEY_TRUST_OPEN, on_change="rerun")
+    if details.open:  # built only when open: the browser draws every element on every search
+        with details:
+            if not warnings:
+                st.caption("Every band and the best score sit inside the archive's range.")
+            for sensor, report in reports:
+                _report_table(sensor, report, profile)
 
 
 def _report_table(sensor: str, report: TrustReport, profile: ArchiveProfile) -> None:

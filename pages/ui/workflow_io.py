@@ -12,7 +12,7 @@ from csmae_core.errors import CsmaeError
 from csmae_core.retrieval.export import results_csv, results_geojson
 from csmae_core.retrieval.feedback import Example
 from csmae_core.retrieval.queries import PatchFacts
-from csmae_core.retrieval.search import Filters, SearchResponse, row_footprint
+from csmae_core.retrieval.search import SearchResponse, row_footprint
 from csmae_core.retrieval.session import SearchSession, read_session, session_json
 from csmae_core.retrieval.training_set import TrainingItem, training_set_csv, training_set_geojson, training_set_zip
 from pages.ui.address import MAX_K
@@ -23,7 +23,7 @@ from pages.ui.resources import Backend
 from pages.ui.results import SENSOR_NAMES
 from pages.ui.safe_text import shown, shown_message
 from pages.ui.state import (KEY_CLOUD, KEY_COUNTRIES, KEY_K, KEY_OWN, KEY_RADIUS, KEY_SEASONS, KEY_SNOW, KEY_SPLITS,
-                            KEY_TARGETS, QuerySpec, set_archive_query)
+                            KEY_TARGETS, QuerySpec, held_filters, set_archive_query)
 
 KEY_SESSION_FILE = "session_file"
 KEY_SESSION_NOTE = "session_note"  # (kind "error" / "info" / "warning", text) of the last load, shown once
@@ -112,9 +112,7 @@ def training_downloads(backend: Backend) -> None:
 def current_session(backend: Backend, spec: QuerySpec) -> SearchSession:
     """This search as a SearchSession: an archive query by its row, an upload by its embedding."""
     targets = tuple(s for s, n in SENSOR_NAMES.items() if n in (st.session_state.get(KEY_TARGETS) or [])) or SENSORS
-    filters = Filters(_names(KEY_SPLITS), _names(KEY_COUNTRIES), _names(KEY_SEASONS),
-                      bool(st.session_state.get(KEY_SNOW)), bool(st.session_state.get(KEY_CLOUD)),
-                      bool(st.session_state.get(KEY_OWN, True)), float(st.session_state.get(KEY_RADIUS) or 0.0))
+    filters = held_filters()
     k = int(st.session_state.get(KEY_K) or 10)
     common = {"examples": current_examples(), "area": current_area(), "filters": filters, "targets": targets,
               "k": k, "negative_weight": negative_weight()}
@@ -129,10 +127,6 @@ def current_session(backend: Backend, spec: QuerySpec) -> SearchSession:
 
 def _parts(record) -> tuple:
     return tuple(getattr(record, s) for s in SENSORS if hasattr(record, s))
-
-
-def _names(key: str) -> frozenset[str] | None:
-    return frozenset(st.session_state.get(key) or []) or None
 
 
 def session_controls(backend: Backend, spec: QuerySpec | None) -> None:
