@@ -8,7 +8,7 @@ import pytest
 from csmae_core.errors import BundleError
 from csmae_core.retrieval.bundle import Bundle
 from csmae_core.retrieval.faiss_index import build_index as build_faiss_index
-from csmae_core.retrieval.faiss_index import choose_spec, recall_at_k
+from csmae_core.retrieval.faiss_index import choose_spec, exact_rerank, recall_at_k, row_scores
 from csmae_core.retrieval.search import Filters, Query, SearchEngine, compare_labels
 from scripts import build_index, evaluate
 from tests.conftest import ROOT
@@ -426,3 +426,23 @@ def test_ivf_bundles_carry_country_centroids_and_flat_ones_do_not(large_syntheti
     admitted_lists = set(np.flatnonzero(large_synthetic_engine._coverage["s2"].admitted_per_list(mask)))
     assert probes.lists is not None and set(probes.lists) <= admitted_lists and probes.count == len(probes.lists)
     assert Bundle(ROOT / "assets" / "bundles" / "demo").country_centroids == {}  # exact: no lists to order
+
+
+def test_candidates_are_scored_in_place_on_the_memory_mapped_embeddings(tmp_path):
+    """row_scores reads the rows of a memory-mapped float32 matrix in place (FAISS by index): the same scores
+    as gathering the rows, any other matrix is gathered; a row outside the matrix is a bundle error (an index
+    of another bundle), never a read past the end."""
+    rng = np.random.default_rng(0)
+    matrix = rng.standard_normal((500, 48)).astype(np.float32)
+    np.save(tmp_path / "embeddings.npy", matrix)
+    mapped = np.load(tmp_path / "embeddings.npy", mmap_mode="r")
+    query, rows = matrix[7], np.array([499, 7, 0, 123, 7])
+    expected = matrix[rows] @ query
+    assert np.allclose(row_scores(mapped, query, rows), expected, atol=1e-5)
+    assert np.allclose(row_scores(matrix[:, :48:1].astype(np.float64), query, rows), expected, atol=1e-5)
+    assert np.allclose(row_scores(np.asfortranarray(matrix), query, rows), expected, atol=1e-5)
+    scores, ranked = exact_rerank(mapped, query, np.array([3, -1, 7, 499]))
+    assert list(ranked) == sorted([3, 7, 499], key=lambda r: -float(matrix[r] @ query)) and ranked[0] == 7
+    for bad in (np.array([0, 500]), np.array([-2])):
+        with pytest.raises(BundleError, match="rebuild the bundle"):
+            row_scores(mapped, query, bad)

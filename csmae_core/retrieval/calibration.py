@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from csmae_core.retrieval.faiss_index import matrix_scores
+
 EXACT_LIMIT = 16_384  # up to this many patches the distribution is the query's scores to all of them
 SAMPLE_ROWS = 8192    # above it, a fixed seeded sample (a mean and std of 8192 scores are within a few % of
                       # the full ones)
@@ -76,7 +78,7 @@ class ScoreCalibrator:
             return ScoreScale(0.0, 0.0)
         query = np.asarray(vector, dtype=np.float32).reshape(-1)
         mean = float(query @ mean_vector)
-        variance = float((second @ query).astype(np.float64) @ query) - mean * mean
+        variance = float(matrix_scores(second, query).astype(np.float64) @ query) - mean * mean
         return ScoreScale(mean, max(variance, 0.0) ** 0.5)
 
     def calibrate(self, scores: np.ndarray, vector: np.ndarray, sensor: str) -> np.ndarray:

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 import faiss
 import numpy as np
 
-from csmae_core.errors import InputError
+from csmae_core.errors import BundleError, InputError
 
 log = logging.getLogger(__name__)
 INDEX_TYPES = ("flat", "hnsw", "ivfsq8", "ivfpq", "ivfpq_sq8", "ivfrabitq", "ivfrabitq4")
@@ -168,11 +168,42 @@ def search_parameters(spec: IndexSpec, selector=None, nprobe: int | None = None)
     return params
 
 
+def row_scores(vectors: np.ndarray, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Inner products of `query` (D,) with rows `rows` of `vectors` (N, D). A C-contiguous float32 matrix
+    (the bundle's memory-mapped embeddings) is read in place by FAISS: no copy of the rows is gathered first
+    and no BLAS thread is woken (600 candidates: p50 0.35 ms against 0.43-0.46, p95 0.43 against 0.5-1.5)."""
+    query = np.ascontiguousarray(query, dtype=np.float32).reshape(-1)
+    ids = np.ascontiguousarray(rows, dtype=np.int64)
+    outside = ids[(ids < 0) | (ids >= len(vectors))]
+    if len(outside):
+        raise BundleError(f"the index returned row {int(outside[0])} of {len(vectors):,} embeddings: the bundle's "
+                          "index and embeddings do not belong together; rebuild the bundle")
+    if vectors.dtype != np.float32 or not vectors.flags.c_contiguous or query.shape[0] != vectors.shape[1]:
+        return np.asarray(vectors[ids], dtype=np.float32) @ query
+    scores = np.empty(len(ids), dtype=np.float32)
+    faiss.fvec_inner_products_by_idx(faiss.swig_ptr(scores), faiss.swig_ptr(query), faiss.swig_ptr(vectors),
+                                     faiss.swig_ptr(ids), vectors.shape[1], 1, len(ids))
+    return scores
+
+
+def matrix_scores(matrix: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """`matrix` (M, D) @ `query` (D,) in one thread (FAISS): NumPy's BLAS would wake its threads for this one
+    product, and they spin for milliseconds after it (the CPU time of a two-sensor search was twice its wall
+    time) on the cores the app's other searches and the browser need."""
+    query = np.ascontiguousarray(query, dtype=np.float32).reshape(-1)
+    if matrix.dtype != np.float32 or not matrix.flags.c_contiguous or query.shape[0] != matrix.shape[1]:
+        return np.asarray(matrix, dtype=np.float32) @ query
+    scores = np.empty(len(matrix), dtype=np.float32)
+    faiss.fvec_inner_products_ny(faiss.swig_ptr(scores), faiss.swig_ptr(query), faiss.swig_ptr(matrix),
+                                 matrix.shape[1], len(matrix))
+    return scores
+
+
 def exact_rerank(vectors: np.ndarray, query: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Candidate `rows` (-1 = none) re-scored exactly against `query` (D,) with the float32 `vectors`
     (N, D; memory-mapped is fine): (scores, rows), best first."""
     rows = rows[rows >= 0]
-    scores = np.asarray(vectors[rows], dtype=np.float32) @ np.asarray(query, dtype=np.float32).reshape(-1)
+    scores = row_scores(vectors, query, rows)
     order = np.argsort(-scores, kind="stable")
     return scores[order], rows[order]
 

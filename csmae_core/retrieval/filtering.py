@@ -26,7 +26,8 @@ import numpy as np
 import pandas as pd
 
 from csmae_core.errors import BundleError
-from csmae_core.retrieval.faiss_index import RERANKED, IndexSpec, candidate_depth, exact_rerank
+from csmae_core.retrieval.faiss_index import (RERANKED, IndexSpec, candidate_depth, exact_rerank, matrix_scores,
+                                              row_scores)
 
 EXACT_SUBSET_LIMIT = 4096  # admitted rows scored exactly (gathering 4096 x 768 floats costs ~2 ms)
 # A filtered query's true neighbours often score close together (a query from elsewhere than the filtered
@@ -159,7 +160,7 @@ class ListCoverage:
     def probes(self, query: np.ndarray, admitted_per_list: np.ndarray, target: int, minimum: int) -> int:
         """Lists to visit, nearest first (inner product, as the index), until they hold `target` admitted
         rows; at least `minimum`, at most all."""
-        order = np.argsort(-(self.centroids @ query.reshape(-1)))
+        order = np.argsort(-matrix_scores(self.centroids, query))
         covered = np.cumsum(admitted_per_list[order])
         needed = int(np.searchsorted(covered, min(target, covered[-1]))) + 1
         return int(min(self.nlist, max(minimum, needed)))
@@ -184,7 +185,7 @@ class ListCoverage:
             return None
         lists, means = self._country_groups(frozenset(countries))
         score = np.full(self.nlist, -np.inf, dtype=np.float32)
-        np.maximum.at(score, lists, means @ query.reshape(-1))
+        np.maximum.at(score, lists, matrix_scores(means, query))
         score[admitted_per_list == 0] = -np.inf
         order = np.argsort(-score, kind="stable")[:int(np.isfinite(score).sum())]
         if not len(order):
@@ -204,7 +205,7 @@ def search_lists(index: faiss.Index, spec: IndexSpec, vectors: np.ndarray, query
     depth = (max(k, depth) if depth else candidate_depth(spec, k)) if reranked else k
     assign = np.ascontiguousarray(lists, dtype=np.int64).reshape(1, -1)
     query = np.ascontiguousarray(query, dtype=np.float32).reshape(1, -1)
-    to_centroids = np.ascontiguousarray(centroids[assign[0]] @ query[0], dtype=np.float32).reshape(1, -1)
+    to_centroids = row_scores(centroids, query[0], assign[0]).reshape(1, -1)
     params = faiss.SearchParametersIVF(sel=selector, nprobe=assign.shape[1])
     params.keep_selector = selector  # SWIG holds a raw pointer: keep the selector alive with the parameters
     scores, rows = np.empty((1, depth), dtype=np.float32), np.empty((1, depth), dtype=np.int64)
@@ -225,6 +226,6 @@ def preassigned_search_works(index: faiss.Index) -> bool:
 
 def exact_subset(vectors: np.ndarray, query: np.ndarray, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """(scores, rows) of the top k of `rows`, scored exactly against `query` (1, D)."""
-    scores = np.asarray(vectors[rows], dtype=np.float32) @ query.reshape(-1)
+    scores = row_scores(vectors, query, rows)
     top = np.argsort(-scores, kind="stable")[:k]
     return scores[top], rows[top]
