@@ -33,7 +33,7 @@ from pages.ui.sessions import start_session_janitor
 from pages.ui.state import (FILTER_DEFAULTS, KEY_CLOUD, KEY_COUNTRIES, KEY_FILTERS_OPEN, KEY_K, KEY_LAST_QUERY,
                             KEY_LAST_QUERY_MODEL, KEY_OWN, KEY_QUERY, KEY_RADIUS, KEY_RESPONSE, KEY_SEASONS, KEY_SNOW,
                             KEY_SPLITS, KEY_TARGETS, QuerySpec, held_filters, hold)
-from pages.ui.trust import trust_panel
+from pages.ui.trust import archive_yardsticks, trust_panel
 from pages.ui.widgets import data_url, label_chips
 from pages.ui.workflow_io import session_controls, workflow_downloads
 
@@ -257,6 +257,8 @@ def main() -> None:
             results_map(backend, entry_json, [], None, None)
         with gallery_box:
             session_controls(backend, None)
+        # measured once per server (cached) while the page waits for a query, not during the first search
+        archive_yardsticks(entry_json, backend)
         return
     started = time.perf_counter()
     try:

@@ -74,3 +74,20 @@ def test_pair_zip_searches_both_sensors_together(pair, tmp_path):
 def results_rank_one_is_own_pair(at, pair_id: str) -> bool:
     response = at.session_state["response"]
     return response.results[0].pair_id == pair_id
+
+
+def test_the_archive_is_measured_while_the_page_waits_for_a_query_not_during_the_first_search(monkeypatch):
+    """The trust panel's yardsticks (~0.2 s of the demo's first search on a fresh server) are computed when
+    the search page is first shown without a query, once per server."""
+    import csmae_core.retrieval.trust as trust_core
+    from pages.ui import trust
+
+    measured = []
+    original = trust_core.archive_profile
+    monkeypatch.setattr(trust, "archive_profile", lambda *a, **k: measured.append(1) or original(*a, **k))
+    trust.archive_yardsticks.clear()
+    at = app().run()
+    assert not at.exception and measured == [1]
+    at.segmented_control(key="query_source").set_value("Archive table").run()
+    at.selectbox(key="table_pick").set_value(ROW).run()
+    assert not at.exception and warnings(at) == [] and measured == [1]
