@@ -179,7 +179,7 @@ def row_scores(vectors: np.ndarray, query: np.ndarray, rows: np.ndarray) -> np.n
     if len(outside):
         raise BundleError(f"the index returned row {int(outside[0])} of {len(vectors):,} embeddings: the bundle's "
                           "index and embeddings do not belong together; rebuild the bundle")
-    if vectors.dtype != np.float32 or not vectors.flags.c_contiguous or query.shape[0] != vectors.shape[1]:
+    if not _readable_in_place(vectors, query):
         return np.asarray(vectors[ids], dtype=np.float32) @ query
     scores = np.empty(len(ids), dtype=np.float32)
     faiss.fvec_inner_products_by_idx(faiss.swig_ptr(scores), faiss.swig_ptr(query), faiss.swig_ptr(vectors),
@@ -192,12 +192,17 @@ def matrix_scores(matrix: np.ndarray, query: np.ndarray) -> np.ndarray:
     product, and they spin for milliseconds after it (the CPU time of a two-sensor search was twice its wall
     time) on the cores the app's other searches and the browser need."""
     query = np.ascontiguousarray(query, dtype=np.float32).reshape(-1)
-    if matrix.dtype != np.float32 or not matrix.flags.c_contiguous or query.shape[0] != matrix.shape[1]:
+    if not _readable_in_place(matrix, query):
         return np.asarray(matrix, dtype=np.float32) @ query
     scores = np.empty(len(matrix), dtype=np.float32)
     faiss.fvec_inner_products_ny(faiss.swig_ptr(scores), faiss.swig_ptr(query), faiss.swig_ptr(matrix),
                                  matrix.shape[1], len(matrix))
     return scores
+
+
+def _readable_in_place(matrix: np.ndarray, query: np.ndarray) -> bool:
+    """Whether FAISS can read `matrix` (M, D) as it is for a float32 `query` (D,); otherwise NumPy does."""
+    return matrix.dtype == np.float32 and matrix.flags.c_contiguous and query.shape[0] == matrix.shape[1]
 
 
 def exact_rerank(vectors: np.ndarray, query: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

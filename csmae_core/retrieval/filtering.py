@@ -29,7 +29,7 @@ from csmae_core.errors import BundleError
 from csmae_core.retrieval.faiss_index import (RERANKED, IndexSpec, candidate_depth, exact_rerank, matrix_scores,
                                               row_scores)
 
-EXACT_SUBSET_LIMIT = 4096  # admitted rows scored exactly (gathering 4096 x 768 floats costs ~2 ms)
+EXACT_SUBSET_LIMIT = 4096  # up to this many admitted rows are scored exactly, in place (faiss_index.row_scores)
 # A filtered query's true neighbours often score close together (a query from elsewhere than the filtered
 # country): re-ranked kinds re-score more candidates, and lists are visited until they hold COVERAGE_FACTOR
 # times that many admitted rows (measured in scripts/bench_search.py, docs/BENCHMARKS.md).

@@ -34,12 +34,14 @@ def hold(defaults: dict) -> None:
 
 def held_filters(area=None) -> Filters:
     """The search page's filters as the session holds them (drawn or not), with `area`."""
-    def names(key: str) -> frozenset[str] | None:
-        return frozenset(st.session_state.get(key) or []) or None
+    def value(key: str):
+        return st.session_state.get(key, FILTER_DEFAULTS[key])
 
-    return Filters(names(KEY_SPLITS), names(KEY_COUNTRIES), names(KEY_SEASONS), bool(st.session_state.get(KEY_SNOW)),
-                   bool(st.session_state.get(KEY_CLOUD)), bool(st.session_state.get(KEY_OWN, True)),
-                   float(st.session_state.get(KEY_RADIUS) or 0.0), area=area)
+    def names(key: str) -> frozenset[str] | None:
+        return frozenset(value(key) or []) or None
+
+    return Filters(names(KEY_SPLITS), names(KEY_COUNTRIES), names(KEY_SEASONS), bool(value(KEY_SNOW)),
+                   bool(value(KEY_CLOUD)), bool(value(KEY_OWN)), float(value(KEY_RADIUS) or 0.0), area=area)
 
 
 @dataclass
